@@ -1,0 +1,78 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "lifeboat",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lifeboat", targets: ["lifeboat"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // C libraries from Debian, each imported by exactly one Swift module.
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]),
+
+        .target(name: "LifeboatCore", swiftSettings: strict),
+        .target(
+            name: "LifeboatCrypto", dependencies: ["COpenSSL", "LifeboatCore"],
+            swiftSettings: strict),
+        .target(
+            name: "LifeboatArchive", dependencies: ["CArchive", "LifeboatCore"],
+            swiftSettings: strict),
+        .target(
+            name: "LifeboatStores",
+            dependencies: ["LifeboatCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .target(
+            name: "LifeboatBackup",
+            dependencies: [
+                "LifeboatCore", "LifeboatCrypto", "LifeboatArchive", "LifeboatStores",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "LifeboatAgent",
+            dependencies: [
+                "LifeboatCore", "LifeboatCrypto", "LifeboatStores", "LifeboatBackup",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "lifeboat",
+            dependencies: [
+                "LifeboatAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+
+        .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore"]),
+        .testTarget(name: "LifeboatCryptoTests", dependencies: ["LifeboatCrypto", "LifeboatCore"]),
+        .testTarget(name: "LifeboatArchiveTests", dependencies: ["LifeboatArchive", "LifeboatCore"]),
+        .testTarget(name: "LifeboatStoresTests", dependencies: ["LifeboatStores", "LifeboatCore"]),
+        .testTarget(
+            name: "LifeboatBackupTests",
+            dependencies: [
+                "LifeboatBackup", "LifeboatCore", "LifeboatCrypto", "LifeboatArchive", "LifeboatStores",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .testTarget(name: "LifeboatAgentTests", dependencies: ["LifeboatAgent", "LifeboatCore"]),
+        .testTarget(
+            name: "LifeboatEndToEndTests",
+            dependencies: ["LifeboatCore", "LifeboatCrypto"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
