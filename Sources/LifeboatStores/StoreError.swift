@@ -1,0 +1,42 @@
+/// A failure of a store operation. The code decides retries and exit status; the message says what
+/// failed and what to do, and never holds a secret.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Wrapped: String { case notFound, unauthorized, unavailable, integrity, conflict, invalidName, io }
+        private let wrapped: Wrapped
+
+        /// The object or folder does not exist.
+        public static var notFound: Code { Code(wrapped: .notFound) }
+        /// Credentials or permissions were refused.
+        public static var unauthorized: Code { Code(wrapped: .unauthorized) }
+        /// The store could not be reached or answered with a transient failure.
+        public static var unavailable: Code { Code(wrapped: .unavailable) }
+        /// What was stored is not what was sent.
+        public static var integrity: Code { Code(wrapped: .integrity) }
+        /// The object exists already, or the operation conflicts with another.
+        public static var conflict: Code { Code(wrapped: .conflict) }
+        /// The object name is not acceptable.
+        public static var invalidName: Code { Code(wrapped: .invalidName) }
+        /// A local input/output failure.
+        public static var io: Code { Code(wrapped: .io) }
+
+        /// Whether retrying the same operation may succeed.
+        public var isRetryable: Bool { wrapped == .unavailable }
+        public var description: String { wrapped.rawValue }
+    }
+
+    public var code: Code
+    public var message: String
+    public var underlying: (any Error)?
+
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        if let underlying { return "\(message): \(underlying)" }
+        return message
+    }
+}
