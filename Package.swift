@@ -46,8 +46,9 @@ let package = Package(
         .target(
             name: "LifeboatAgent",
             dependencies: [
-                "LifeboatCore", "LifeboatCrypto", "LifeboatStores", "LifeboatBackup",
+                "LifeboatCore", "LifeboatCrypto", "LifeboatArchive", "LifeboatStores", "LifeboatBackup",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -110,10 +110,13 @@ public struct ChecksumList: Codable, Sendable, Equatable {
 
     public var snapshot: SnapshotID
     public var files: [Entry]
+    /// Files listed in the manifest that were deleted before they could be read.
+    public var vanished: [String]
 
-    public init(snapshot: SnapshotID, files: [Entry]) {
+    public init(snapshot: SnapshotID, files: [Entry], vanished: [String] = []) {
         self.snapshot = snapshot
         self.files = files
+        self.vanished = vanished
     }
 
     public struct Entry: Codable, Sendable, Equatable {

@@ -1,0 +1,106 @@
+import Foundation
+import LifeboatBackup
+import LifeboatCore
+import LifeboatStores
+
+/// `lifeboat backup [--job J] [--store S] [--json]`: one snapshot now, then retention on each store
+/// that committed it.
+public enum BackupCommand {
+    public static func run(agent: Agent, job jobName: String?, store storeName: String?, json: Bool) throws
+        -> ExitStatus
+    {
+        let job = try agent.selectJob(jobName)
+        var storeConfigs = job.stores.compactMap { agent.configuration.store(named: $0) }
+        if let storeName {
+            guard storeConfigs.contains(where: { $0.name == storeName }) else {
+                throw CommandError(
+                    .usage, "job '\(job.name)' does not use a store named '\(storeName)' (it uses \(job.stores.joined(separator: ", ")))")
+            }
+            storeConfigs = storeConfigs.filter { $0.name == storeName }
+        }
+        let lock = try JobLock(stateDirectory: agent.configuration.stateDirectory, job: job.name)
+        defer { withExtendedLifetime(lock) {} }
+
+        let stores = storeConfigs.map(agent.makeStore)
+        let runner = BackupRunner(
+            plan: agent.plan(for: job), stores: stores, logger: agent.logger,
+            progress: json ? nil : TerminalProgress.ifTerminal("backup \(job.name)"))
+        let result = try runner.run()
+
+        // Retention, only on stores where the new snapshot is committed and checked.
+        var retentionErrors: [String: String] = [:]
+        var pruned: [String: [String]] = [:]
+        for (config, store) in zip(storeConfigs, stores) where !config.retention.isEmpty {
+            guard result.outcomes.first(where: { $0.store == config.name })?.succeeded == true else { continue }
+            do {
+                let decisions = try Pruner(
+                    store: store, prefix: ObjectNaming(prefix: "").jobPrefix(host: agent.configuration.host, job: job.name),
+                    policy: config.retention, logger: agent.logger
+                ).run(now: Date(), dryRun: false, verifiedNewest: result.snapshot)
+                pruned[config.name] = decisions.filter { !$0.keep }.map(\.entry.id.rawValue)
+            } catch {
+                retentionErrors[config.name] = "\(error)"
+            }
+        }
+
+        var status: ExitStatus =
+            switch result.status {
+            case .succeeded: .success
+            case .partial: .partial
+            case .failed: .failure
+            }
+        if status == .success && !retentionErrors.isEmpty { status = .partial }
+
+        if json {
+            let object: [String: Any] = [
+                "snapshot": result.snapshot.rawValue, "job": job.name, "host": result.sidecar.host,
+                "created": result.sidecar.created, "archive": result.archiveName, "size": result.sidecar.archive.size,
+                "sha256": result.sidecar.archive.sha256, "status": result.status.rawValue,
+                "stores": result.outcomes.map { outcome -> [String: Any] in
+                    var o: [String: Any] = ["store": outcome.store, "ok": outcome.succeeded]
+                    if let e = outcome.error { o["error"] = e }
+                    if let p = pruned[outcome.store] { o["pruned"] = p }
+                    if let r = retentionErrors[outcome.store] { o["retention_error"] = r }
+                    return o
+                },
+                "changed_files": result.changedFiles, "cleaned": result.cleaned,
+            ]
+            Console.printJSON(object)
+        } else {
+            let bytes = result.sidecar.components.reduce(Int64(0)) { $0 + $1.bytes }
+            Console.out(
+                "snapshot \(result.snapshot) of job \(job.name): \(ByteCount.format(bytes)) in \(result.sidecar.components.count) component(s), archive \(ByteCount.format(result.sidecar.archive.size))")
+            for outcome in result.outcomes {
+                if let error = outcome.error {
+                    Console.out("  \(outcome.store): FAILED: \(error)")
+                } else {
+                    var line = "  \(outcome.store): stored \(result.archiveName)"
+                    if let p = pruned[outcome.store], !p.isEmpty { line += "; pruned \(p.joined(separator: ", "))" }
+                    Console.out(line)
+                }
+                if let r = retentionErrors[outcome.store] { Console.out("  \(outcome.store): retention FAILED: \(r)") }
+            }
+            for path in result.changedFiles {
+                Console.out("  warning: \(path) kept changing while it was read; archived as read")
+            }
+            if !result.cleaned.isEmpty {
+                Console.out("  removed \(result.cleaned.count) leftover(s) of an interrupted run")
+            }
+        }
+        return status
+    }
+}
+
+/// Standard output for commands.
+public enum Console {
+    public static func out(_ line: String) {
+        print(line)
+    }
+
+    /// Prints a JSON value with sorted keys.
+    public static func printJSON(_ value: Any) {
+        let data = (try? JSONSerialization.data(
+            withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("null".utf8)
+        print(String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Foundation
+import LifeboatArchive
+import LifeboatBackup
+import LifeboatCore
+import LifeboatCrypto
+
+/// The agent's configuration, loaded from YAML (`/etc/lifeboat/lifeboat.yaml` by default).
+///
+/// Every key is documented in `etc/lifeboat.yaml`. Unknown keys are errors, so that a typo never
+/// silently disables part of a backup.
+public struct Configuration: Sendable {
+    /// The path the configuration was read from.
+    public var file: String
+    /// `host`: the name this machine's snapshots are filed under (default: the hostname).
+    public var host: String
+    /// `state_dir`: private working folder for database copies, locks and state (default `/var/lib/lifeboat`).
+    public var stateDirectory: String
+    /// `pbx`: what the PBX is and where its firmware version is read.
+    public var pbx: PBXConfiguration
+    /// `encryption`: age recipients, passphrase and identity; nil when `encryption: none`.
+    public var encryption: EncryptionConfiguration?
+    /// `encryption.compression` (or top-level `compression`): the archive's compression.
+    public var compression: ArchiveCompression
+    /// `sources`: what snapshots hold.
+    public var sources: [SourceSpec]
+    /// `stores`: where snapshots go.
+    public var stores: [StoreConfiguration]
+    /// `jobs`: which sources go to which stores.
+    public var jobs: [JobConfiguration]
+
+    public func job(named name: String) -> JobConfiguration? { jobs.first { $0.name == name } }
+    public func store(named name: String) -> StoreConfiguration? { stores.first { $0.name == name } }
+}
+
+/// `pbx:` — the product and its firmware version.
+public struct PBXConfiguration: Sendable {
+    /// `product`: e.g. `asterisk`, `freepbx`, `yeastar`.
+    public var product: String?
+    /// `firmware_version_file`: a file whose first line is the running firmware version.
+    public var firmwareVersionFile: String?
+    /// `firmware_version_command`: an argument vector that prints the version.
+    public var firmwareVersionCommand: [String]?
+}
+
+/// `encryption:` — how archives are encrypted.
+public struct EncryptionConfiguration: Sendable {
+    /// `recipients` and `recipients_file`: X25519 public keys (`age1…`).
+    public var recipients: [AgeX25519Recipient]
+    /// `passphrase`: an optional scrypt recipient (a secret).
+    public var passphrase: Secret?
+    /// `scrypt_work_factor`: log2 of scrypt's N for the passphrase recipient (default 18).
+    public var scryptWorkFactor: Int
+    /// `identity_file`: the private key, needed only by restore and `verify --deep`.
+    public var identityFile: String?
+    var identityFileLine: Int?
+
+    /// The age recipients of new archives.
+    public var ageRecipients: [AgeRecipient] {
+        var result = recipients.map { AgeRecipient.x25519($0) }
+        if let passphrase { result.append(.scrypt(passphrase: passphrase.reveal(), workFactor: scryptWorkFactor)) }
+        return result
+    }
+}
+
+/// `stores[]`: one destination.
+public struct StoreConfiguration: Sendable {
+    public enum Kind: Sendable {
+        /// `kind: local`, `path`: a folder.
+        case local(path: String)
+    }
+
+    /// `name`: how jobs and the CLI refer to it.
+    public var name: String
+    public var kind: Kind
+    /// `prefix`: a folder inside the store under which snapshots are filed (default none).
+    public var prefix: String
+    /// `retention`: which snapshots to keep (default: all).
+    public var retention: RetentionPolicy
+}
+
+/// `jobs[]`: a named backup.
+public struct JobConfiguration: Sendable {
+    /// `name`.
+    public var name: String
+    /// `schedule`: a cron expression for the daemon.
+    public var schedule: String?
+    /// `timezone`: the schedule's IANA time zone.
+    public var timezone: String?
+    /// `sources`: names of sources.
+    public var sources: [String]
+    /// `stores`: names of stores.
+    public var stores: [String]
+    /// `stale_after`: seconds without a successful snapshot before the job counts as stale.
+    public var staleAfter: Int64?
+}
+
+extension Configuration {
+    /// Loads and validates a configuration file.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws -> Configuration
+    {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+            throw ConfigurationError(file: path, keyPath: "", line: nil, message: "the configuration file \(reason)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, keyPath: "", line: nil, message: "the file is not UTF-8 text")
+        }
+        var st = stat()
+        let readableByOthers = stat(path, &st) == 0 && (st.st_mode & 0o004) != 0
+        return try ConfigurationLoader(file: path, environment: environment, fileReadableByOthers: readableByOthers)
+            .load(text)
+    }
+}

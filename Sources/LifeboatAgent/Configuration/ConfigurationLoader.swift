@@ -1,0 +1,399 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Foundation
+import LifeboatArchive
+import LifeboatBackup
+import LifeboatCore
+import LifeboatCrypto
+import Yams
+
+/// Turns YAML into a validated `Configuration`, naming file, key path and line in every error.
+struct ConfigurationLoader {
+    let file: String
+    let environment: [String: String]
+    let fileReadableByOthers: Bool
+
+    /// Sections of the configuration contract that this version does not act on yet: refused rather
+    /// than accepted and ignored, so nobody believes they are configured.
+    static let unbuiltSections = ["notifications", "api", "firmware"]
+    static let topLevelKeys = ["host", "state_dir", "pbx", "encryption", "compression", "sources", "stores", "jobs"]
+    static let unbuiltStoreKinds = ["ftp", "sftp", "s3", "gcs", "sharepoint"]
+    static let unbuiltSourceKinds = ["mariadb", "mysql"]
+
+    func load(_ text: String) throws -> Configuration {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw ConfigurationError(file: file, keyPath: "", line: nil, message: "the file is empty")
+            }
+            root = node
+        } catch let error as YamlError {
+            throw describe(error)
+        }
+        let top = try ConfigNode(node: root, path: "", file: file).mapping(
+            allowed: Self.topLevelKeys + Self.unbuiltSections)
+        for section in Self.unbuiltSections {
+            if let node = top[section] {
+                throw node.error("this version of Lifeboat does not support '\(section)' yet (see the README)")
+            }
+        }
+
+        let host = try top["host"]?.nonEmptyString() ?? Self.hostname()
+        try checkName(host, top["host"])
+        let stateDirectory = try top["state_dir"]?.nonEmptyString() ?? "/var/lib/lifeboat"
+        let pbx = try top["pbx"].map(parsePBX) ?? PBXConfiguration()
+
+        var compression: ArchiveCompression?
+        var encryption: EncryptionConfiguration?
+        if let node = top["encryption"] {
+            (encryption, compression) = try parseEncryption(node)
+        } else {
+            throw ConfigurationError(
+                file: file, keyPath: "encryption", line: nil,
+                message: "missing: give recipients (age1…) or write 'encryption: none' to store archives unencrypted")
+        }
+        if let node = top["compression"] {
+            guard compression == nil else { throw node.error("compression is already set under encryption") }
+            compression = try parseCompression(node)
+        }
+
+        let sourceNodes = try top["sources"]?.list() ?? []
+        var sources: [SourceSpec] = []
+        for node in sourceNodes {
+            let source = try parseSource(node)
+            if sources.contains(where: { $0.name == source.name }) {
+                throw node.error("a source named '\(source.name)' is defined twice")
+            }
+            sources.append(source)
+        }
+        var stores: [StoreConfiguration] = []
+        for node in try top["stores"]?.list() ?? [] {
+            let store = try parseStore(node)
+            if stores.contains(where: { $0.name == store.name }) {
+                throw node.error("a store named '\(store.name)' is defined twice")
+            }
+            stores.append(store)
+        }
+        var jobs: [JobConfiguration] = []
+        for node in try top["jobs"]?.list() ?? [] {
+            let job = try parseJob(node, sources: sources, stores: stores)
+            if jobs.contains(where: { $0.name == job.name }) {
+                throw node.error("a job named '\(job.name)' is defined twice")
+            }
+            jobs.append(job)
+        }
+        if jobs.isEmpty {
+            throw ConfigurationError(file: file, keyPath: "jobs", line: top["jobs"]?.line, message: "no job is defined")
+        }
+        return Configuration(
+            file: file, host: host, stateDirectory: stateDirectory, pbx: pbx, encryption: encryption,
+            compression: compression ?? ArchiveCompression(algorithm: .zstd, level: 3), sources: sources, stores: stores, jobs: jobs)
+    }
+
+    // MARK: Sections
+
+    private func parsePBX(_ node: ConfigNode) throws -> PBXConfiguration {
+        let keys = try node.mapping(allowed: ["product", "firmware_version_file", "firmware_version_command"])
+        if keys["firmware_version_file"] != nil && keys["firmware_version_command"] != nil {
+            throw node.error("give firmware_version_file or firmware_version_command, not both")
+        }
+        let command = try keys["firmware_version_command"]?.stringList()
+        if let command, command.isEmpty {
+            throw keys["firmware_version_command"]!.error("the command must have at least a program")
+        }
+        return PBXConfiguration(
+            product: try keys["product"]?.nonEmptyString(),
+            firmwareVersionFile: try keys["firmware_version_file"]?.nonEmptyString(),
+            firmwareVersionCommand: command)
+    }
+
+    private func parseEncryption(_ node: ConfigNode) throws -> (EncryptionConfiguration?, ArchiveCompression?) {
+        if case .scalar = node.node {
+            guard try node.string() == "none" else {
+                throw node.error("expected 'none' or a mapping with recipients")
+            }
+            return (nil, nil)
+        }
+        let keys = try node.mapping(allowed: [
+            "recipients", "recipients_file", "passphrase", "scrypt_work_factor", "identity_file", "compression",
+        ])
+        var recipients: [AgeX25519Recipient] = []
+        if let list = keys["recipients"] {
+            for item in try list.list() {
+                do {
+                    recipients.append(try AgeX25519Recipient(parsing: try item.string().trimmingCharacters(in: .whitespaces)))
+                } catch {
+                    throw item.error("not an age X25519 recipient (age1…): \(error)")
+                }
+            }
+        }
+        if let fileNode = keys["recipients_file"] {
+            let path = try fileNode.nonEmptyString()
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw fileNode.error("cannot read \(path)")
+            }
+            do {
+                recipients += try AgeKeyFile.parseRecipients(text)
+            } catch {
+                throw fileNode.error("\(path): \(error)")
+            }
+        }
+        let passphrase = try keys["passphrase"].map(parseSecret)
+        if let passphrase, passphrase.reveal().isEmpty {
+            throw keys["passphrase"]!.error("the passphrase is empty")
+        }
+        if passphrase != nil && !recipients.isEmpty {
+            throw node.error(
+                "age allows a passphrase only as the sole recipient: use recipients or passphrase, not both")
+        }
+        guard passphrase != nil || !recipients.isEmpty else {
+            throw node.error("no recipient: give recipients (age1…), recipients_file or passphrase")
+        }
+        let workFactor = try keys["scrypt_work_factor"]?.int(min: 10, max: 22) ?? 18
+        var identityFile: String?
+        if let idNode = keys["identity_file"] {
+            identityFile = try idNode.nonEmptyString()
+        }
+        let compression = try keys["compression"].map(parseCompression)
+        return (
+            EncryptionConfiguration(
+                recipients: recipients, passphrase: passphrase, scryptWorkFactor: workFactor,
+                identityFile: identityFile, identityFileLine: keys["identity_file"]?.line),
+            compression
+        )
+    }
+
+    private func parseCompression(_ node: ConfigNode) throws -> ArchiveCompression {
+        let keys = try node.mapping(allowed: ["algorithm", "level", "threads"])
+        var compression = ArchiveCompression(algorithm: .zstd, level: 3)
+        if let a = keys["algorithm"] {
+            let text = try a.string()
+            guard let algorithm = ArchiveCompression.Algorithm(rawValue: text) else {
+                throw a.error("unknown algorithm '\(text)'; use zstd, gzip, xz or none")
+            }
+            compression.algorithm = algorithm
+            compression.level = nil
+        }
+        if let l = keys["level"] {
+            let range: ClosedRange<Int> =
+                switch compression.algorithm {
+                case .zstd: 1...19
+                case .gzip: 1...9
+                case .xz: 0...9
+                case .none: 0...0
+                }
+            compression.level = try l.int(min: range.lowerBound, max: range.upperBound)
+        } else if compression.algorithm == .zstd {
+            compression.level = 3
+        }
+        if let t = keys["threads"] { compression.threads = try t.int(min: 1, max: 256) }
+        return compression
+    }
+
+    private func parseSource(_ node: ConfigNode) throws -> SourceSpec {
+        guard case .mapping = node.node else { throw node.error("expected a mapping with name and kind") }
+        let peek = try node.mapping(allowed: ["name", "kind", "path", "paths", "include", "exclude", "database",
+            "defaults_file", "databases", "tables", "exclude_tables", "pre_restore", "post_restore"])
+        guard let nameNode = peek["name"] else { throw node.error("missing key 'name'") }
+        let name = try nameNode.nonEmptyString()
+        try checkName(name, nameNode)
+        guard let kindNode = peek["kind"] else { throw node.error("missing key 'kind'") }
+        let kind = try kindNode.string()
+        if Self.unbuiltSourceKinds.contains(kind) {
+            throw kindNode.error("source kind '\(kind)' is not supported by this version yet (see the README)")
+        }
+        switch kind {
+        case "sqlite":
+            let keys = try node.mapping(allowed: ["name", "kind", "path"])
+            guard let path = keys["path"] else { throw node.error("missing key 'path'") }
+            let p = try path.nonEmptyString()
+            guard p.hasPrefix("/") else { throw path.error("must be an absolute path") }
+            return SourceSpec(name: name, kind: .sqlite(path: p))
+        case "files":
+            let keys = try node.mapping(allowed: ["name", "kind", "path", "paths", "include", "exclude"])
+            var paths: [String] = []
+            if let p = keys["path"] { paths.append(try p.nonEmptyString()) }
+            if let p = keys["paths"] { paths += try p.stringList() }
+            guard !paths.isEmpty else { throw node.error("missing key 'path' (or 'paths')") }
+            for p in paths where !p.hasPrefix("/") {
+                throw (keys["path"] ?? keys["paths"]!).error("'\(p)' must be an absolute path")
+            }
+            return SourceSpec(
+                name: name,
+                kind: .files(
+                    paths: paths, include: try keys["include"]?.stringList() ?? [],
+                    exclude: try keys["exclude"]?.stringList() ?? []))
+        default:
+            throw kindNode.error("unknown source kind '\(kind)'; use sqlite or files")
+        }
+    }
+
+    private func parseStore(_ node: ConfigNode) throws -> StoreConfiguration {
+        guard case .mapping(let m) = node.node else { throw node.error("expected a mapping with name and kind") }
+        var kindNode: ConfigNode?
+        for (k, v) in m where k.string == "kind" { kindNode = ConfigNode(node: v, path: node.path + ".kind", file: file) }
+        guard let kindNode else { throw node.error("missing key 'kind'") }
+        let kind = try kindNode.string()
+        if Self.unbuiltStoreKinds.contains(kind) {
+            throw kindNode.error("store kind '\(kind)' is not supported by this version yet (see the README)")
+        }
+        guard kind == "local" else { throw kindNode.error("unknown store kind '\(kind)'; use local") }
+        let keys = try node.mapping(allowed: ["name", "kind", "path", "prefix", "retention"])
+        guard let nameNode = keys["name"] else { throw node.error("missing key 'name'") }
+        let name = try nameNode.nonEmptyString()
+        try checkName(name, nameNode)
+        guard let pathNode = keys["path"] else { throw node.error("missing key 'path'") }
+        let path = try pathNode.nonEmptyString()
+        guard path.hasPrefix("/") else { throw pathNode.error("must be an absolute path") }
+        let prefix = try keys["prefix"]?.string() ?? ""
+        if prefix.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) {
+            throw keys["prefix"]!.error("must not contain '.' or '..'")
+        }
+        return StoreConfiguration(
+            name: name, kind: .local(path: path), prefix: prefix,
+            retention: try keys["retention"].map(parseRetention) ?? RetentionPolicy())
+    }
+
+    private func parseRetention(_ node: ConfigNode) throws -> RetentionPolicy {
+        let keys = try node.mapping(allowed: [
+            "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within",
+            "max_count", "max_age_days",
+        ])
+        var policy = RetentionPolicy()
+        policy.keepLast = try keys["keep_last"]?.int(min: 1)
+        policy.keepHourly = try keys["keep_hourly"]?.int(min: 1)
+        policy.keepDaily = try keys["keep_daily"]?.int(min: 1)
+        policy.keepWeekly = try keys["keep_weekly"]?.int(min: 1)
+        policy.keepMonthly = try keys["keep_monthly"]?.int(min: 1)
+        policy.keepYearly = try keys["keep_yearly"]?.int(min: 1)
+        policy.maxCount = try keys["max_count"]?.int(min: 1)
+        policy.maxAgeDays = try keys["max_age_days"]?.int(min: 1)
+        if let w = keys["keep_within"] {
+            guard let seconds = DurationText.seconds(try w.string()), seconds > 0 else {
+                throw w.error("expected a duration such as 36h, 7d or 2w")
+            }
+            policy.keepWithin = seconds
+        }
+        return policy
+    }
+
+    private func parseJob(_ node: ConfigNode, sources: [SourceSpec], stores: [StoreConfiguration]) throws
+        -> JobConfiguration
+    {
+        let keys = try node.mapping(allowed: [
+            "name", "schedule", "timezone", "sources", "stores", "stale_after", "jitter", "pre_backup", "post_backup",
+            "drill",
+        ])
+        for unbuilt in ["jitter", "pre_backup", "post_backup", "drill"] {
+            if let n = keys[unbuilt] { throw n.error("not supported by this version yet (see the README)") }
+        }
+        guard let nameNode = keys["name"] else { throw node.error("missing key 'name'") }
+        let name = try nameNode.nonEmptyString()
+        try checkName(name, nameNode)
+        guard let sourceList = keys["sources"] else { throw node.error("missing key 'sources'") }
+        let sourceNames = try sourceList.stringList()
+        guard !sourceNames.isEmpty else { throw sourceList.error("a job needs at least one source") }
+        for (i, s) in sourceNames.enumerated() where !sources.contains(where: { $0.name == s }) {
+            let item = (try? sourceList.list())?[i] ?? sourceList
+            throw item.error("no source named '\(s)' (defined: \(sources.map(\.name).joined(separator: ", ")))")
+        }
+        guard let storeList = keys["stores"] else { throw node.error("missing key 'stores'") }
+        let storeNames = try storeList.stringList()
+        guard !storeNames.isEmpty else { throw storeList.error("a job needs at least one store") }
+        for (i, s) in storeNames.enumerated() where !stores.contains(where: { $0.name == s }) {
+            let item = (try? storeList.list())?[i] ?? storeList
+            throw item.error("no store named '\(s)' (defined: \(stores.map(\.name).joined(separator: ", ")))")
+        }
+        var staleAfter: Int64?
+        if let s = keys["stale_after"] {
+            guard let seconds = DurationText.seconds(try s.string()), seconds > 0 else {
+                throw s.error("expected a duration such as 36h")
+            }
+            staleAfter = seconds
+        }
+        var timezone: String?
+        if let tz = keys["timezone"] {
+            let id = try tz.string()
+            guard TimeZone(identifier: id) != nil else { throw tz.error("unknown time zone '\(id)'") }
+            timezone = id
+        }
+        return JobConfiguration(
+            name: name, schedule: try keys["schedule"]?.nonEmptyString(), timezone: timezone, sources: sourceNames,
+            stores: storeNames, staleAfter: staleAfter)
+    }
+
+    // MARK: Values
+
+    /// `{secret_file: PATH}`, `{secret_env: NAME}`, or a plain string when the file is private.
+    private func parseSecret(_ node: ConfigNode) throws -> Secret {
+        if case .scalar = node.node {
+            guard !fileReadableByOthers else {
+                throw node.error(
+                    "a secret written in the configuration needs a file that others cannot read (chmod o-r \(file)); or use {secret_file: PATH} or {secret_env: NAME}")
+            }
+            return Secret(try node.string())
+        }
+        let keys = try node.mapping(allowed: ["secret_file", "secret_env"])
+        if let f = keys["secret_file"] {
+            let path = try f.nonEmptyString()
+            return Secret(try SecretFile.read(path, describe: { f.error($0) }))
+        }
+        if let e = keys["secret_env"] {
+            let name = try e.nonEmptyString()
+            guard let value = environment[name], !value.isEmpty else {
+                throw e.error("the environment variable \(name) is not set")
+            }
+            return Secret(value)
+        }
+        throw node.error("expected secret_file or secret_env")
+    }
+
+    private func checkName(_ name: String, _ node: ConfigNode?) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+        guard !name.isEmpty, name.allSatisfy(allowed.contains), name != ".", name != ".." else {
+            let message = "'\(name)' may hold only letters, digits, '-', '_' and '.'"
+            throw node?.error(message) ?? ConfigurationError(file: file, keyPath: "host", line: nil, message: message)
+        }
+    }
+
+    private func describe(_ error: YamlError) -> ConfigurationError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return ConfigurationError(
+                file: file, keyPath: "", line: mark.line, message: "not valid YAML (column \(mark.column)): \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigurationError(
+                file: file, keyPath: "", line: context.mark.line,
+                message: "key given twice: \(duplicates.joined(separator: ", "))")
+        default:
+            return ConfigurationError(file: file, keyPath: "", line: nil, message: "not valid YAML: \(error)")
+        }
+    }
+
+    static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count - 1)
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        let name = String(decoding: bytes, as: UTF8.self).split(separator: ".").first.map(String.init) ?? "localhost"
+        return name.isEmpty ? "localhost" : name
+    }
+}
+
+/// Reads secrets from files, refusing files that others may read.
+enum SecretFile {
+    static func read(_ path: String, describe: (String) -> ConfigurationError) throws -> String {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw describe("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & 0o044) == 0 else {
+            throw describe(
+                "\(path) is readable by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); run chmod 600 \(path)")
+        }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
+            throw describe("cannot read \(path)")
+        }
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
+}
