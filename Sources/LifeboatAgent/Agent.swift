@@ -135,7 +135,7 @@ public struct Agent: Sendable {
             job: job.name, host: configuration.host, sources: sources,
             recipients: configuration.encryption?.ageRecipients, compression: configuration.compression,
             pbx: Manifest.PBXInfo(product: configuration.pbx.product, firmwareVersion: firmwareVersion()),
-            naming: ObjectNaming(prefix: ""), stagingDirectory: configuration.stateDirectory + "/staging",
+            naming: ObjectNaming(prefix: ""), stagingDirectory: configuration.stateDirectory + "/staging/" + job.name,
             agentVersion: Self.version)
     }
 }

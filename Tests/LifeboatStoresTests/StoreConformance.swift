@@ -187,3 +187,15 @@ final class TemporaryDirectory {
     }
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
+
+@Suite struct PrefixedStoreTests {
+    @Test func conformance() throws {
+        let dir = try TemporaryDirectory()
+        let store = PrefixedStore(LocalStore(name: "local", root: dir.path), prefix: "/site/pbx/")
+        try StoreConformance.run(store, prefix: "conf")
+        // Everything landed under the prefix on the underlying store.
+        let base = LocalStore(name: "local", root: dir.path)
+        #expect(try base.list(prefix: "").allSatisfy { $0.name.hasPrefix("site/pbx/conf/") })
+        #expect(try store.list(prefix: "conf/list/a/").first?.name == "conf/list/a/0.bin")
+    }
+}

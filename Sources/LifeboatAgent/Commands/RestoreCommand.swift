@@ -59,6 +59,7 @@ public enum RestoreCommand {
         var opened: StoreReading
         var expectedSize: Int64?
         var expectedSHA: String?
+        var expectEncrypted: Bool?
         var label: String
         if let reference = options.reference, reference.contains("/") || FileManager.default.fileExists(atPath: reference) {
             guard FileManager.default.fileExists(atPath: reference) else {
@@ -71,6 +72,7 @@ public enum RestoreCommand {
             {
                 expectedSize = sidecar.archive.size
                 expectedSHA = sidecar.archive.sha256
+                expectEncrypted = sidecar.encryption.scheme == "age"
             }
             label = reference
         } else {
@@ -82,6 +84,7 @@ public enum RestoreCommand {
             opened = try StoreReading.open(found, agent: agent)
             expectedSize = found.entry.sidecar.archive.size
             expectedSHA = found.entry.sidecar.archive.sha256
+            expectEncrypted = found.entry.sidecar.encryption.scheme == "age"
             label = "\(found.entry.id) from \(found.store.name)"
         }
         defer { opened.cleanup() }
@@ -109,7 +112,8 @@ public enum RestoreCommand {
 
         let request = RestoreRequest(
             input: opened.source, identities: identities, target: options.target!, components: options.components,
-            expectedSize: expectedSize, expectedSHA256: expectedSHA, restoreOwnership: geteuid() == 0)
+            expectedSize: expectedSize, expectedSHA256: expectedSHA, restoreOwnership: geteuid() == 0,
+            expectEncrypted: expectEncrypted)
         let result = try RestoreRunner.run(
             request, progress: options.json ? nil : TerminalProgress.ifTerminal("restore \(label)"))
         if options.json {

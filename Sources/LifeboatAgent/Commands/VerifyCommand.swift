@@ -44,8 +44,8 @@ public enum VerifyCommand {
                     let result = try Verifier.verifyDeep(
                         input: source.source, identities: identities, expectedSize: target.entry.sidecar.archive.size,
                         expectedSHA256: target.entry.sidecar.archive.sha256,
-                        scratch: agent.configuration.stateDirectory + "/staging", store: target.store.name,
-                        progress: progress)
+                        scratch: agent.configuration.stateDirectory + "/scratch", store: target.store.name,
+                        expectEncrypted: target.entry.sidecar.encryption.scheme == "age", progress: progress)
                     report["files"] = result.files
                     report["sqlite"] = result.sqliteChecks
                     if !json {

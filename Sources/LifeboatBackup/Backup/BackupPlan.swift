@@ -12,7 +12,8 @@ public struct BackupPlan: Sendable {
     public var compression: ArchiveCompression
     public var pbx: Manifest.PBXInfo
     public var naming: ObjectNaming
-    /// A private folder for database copies while they are archived (removed afterwards).
+    /// A private folder of this job for database copies while they are archived; emptied at the
+    /// start of a run and removed at its end.
     public var stagingDirectory: String
     public var agentVersion: String
     /// How many times a file that changes while it is read is read again.

@@ -35,7 +35,7 @@ public final class BackupRunner {
 
     public func run() throws -> BackupResult {
         let id = SnapshotID.generate()
-        let created = Date(timeIntervalSince1970: now().timeIntervalSince1970.rounded(.down))
+        var created = Date(timeIntervalSince1970: now().timeIntervalSince1970.rounded(.down))
         var outcomes: [String: String] = [:]
         var cleaned: [String] = []
 
@@ -54,9 +54,19 @@ public final class BackupRunner {
         for name in cleaned {
             logger.notice("Removed leftover of an interrupted run", metadata: ["object": "\(name)"])
         }
+        // Snapshot times of a job strictly increase, so "latest" is never a tie within one second.
+        if let first = usable.first,
+            let newest = try? SnapshotCatalog.list(
+                store: first, prefix: plan.naming.jobPrefix(host: plan.host, job: plan.job)
+            ).snapshots.last?.created, newest >= created
+        {
+            created = newest.addingTimeInterval(1)
+        }
 
         // 2. Copy databases and scan trees.
-        let staging = plan.stagingDirectory + "/" + id.rawValue
+        // The job's staging folder: whatever a killed run left there goes first (the caller holds the job lock).
+        let staging = plan.stagingDirectory
+        LocalFiles.removeTree(staging)
         try LocalFiles.makeDirectories(staging, mode: 0o700)
         defer { LocalFiles.removeTree(staging) }
         let components = try plan.sources.map { try prepare($0, staging: staging) }

@@ -26,26 +26,44 @@ final class ArchiveScanner {
     private let expectedSize: Int64?
 
     /// Opens the stream, decrypting when it starts with the age header, and reads the manifest.
+    /// `expectEncrypted` comes from the sidecar when there is one.
     init(
-        input: any ByteSource, identities: [AgeIdentity], progress: (any ProgressObserver)?, expectedSize: Int64?
+        input: any ByteSource, identities: [AgeIdentity], progress: (any ProgressObserver)?, expectedSize: Int64?,
+        expectEncrypted: Bool? = nil
     ) throws {
         let peek = PeekableSource(input)
         let magic = Array("age-encryption.org/v1\n".utf8)
         let head = try peek.peek(magic.count)
+        guard !head.isEmpty else { throw BackupError(.invalidArchive, "the archive is empty (0 bytes)") }
         cipherText = HashingSource(peek)
         let plain: any ByteSource
         if head == magic {
             guard !identities.isEmpty else {
                 throw BackupError(.usage, "the archive is encrypted and no identity was given (identity_file or --identity)")
             }
-            plain = try AgeDecryptingSource(input: cipherText, identities: identities)
+            do {
+                plain = try AgeDecryptingSource(input: cipherText, identities: identities)
+            } catch let error as AgeError where error.code == .noMatchingIdentity {
+                throw BackupError(
+                    .integrity,
+                    "\(error.message): the key is not one of the archive's recipients, or the archive's header is damaged")
+            }
+        } else if expectEncrypted == true || head.starts(with: Array("age-".utf8)) {
+            throw BackupError(
+                .integrity, "the archive does not start with the age header its sidecar promises: it is damaged")
         } else {
             plain = cipherText
         }
         self.progress = progress
         self.expectedSize = expectedSize
         plainText = plain
-        reader = try TarReader(input: plain)
+        do {
+            reader = try TarReader(input: plain)
+        } catch let error as ArchiveError where head != magic {
+            throw BackupError(
+                .invalidArchive,
+                "the file is neither age-encrypted nor a readable tar archive: it is damaged or not a Lifeboat archive (\(error))")
+        }
         guard let first = try reader.next() else {
             throw BackupError(.invalidArchive, "the archive is empty: no manifest")
         }

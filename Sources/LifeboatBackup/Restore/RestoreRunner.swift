@@ -20,11 +20,15 @@ public struct RestoreRequest {
     public var expectedSize: Int64?
     public var expectedSHA256: String?
     public var restoreOwnership: Bool
+    /// Whether the sidecar says the archive is encrypted, when there is a sidecar.
+    public var expectEncrypted: Bool?
 
     public init(
         input: any ByteSource, identities: [AgeIdentity], target: String, components: [String] = [],
-        expectedSize: Int64? = nil, expectedSHA256: String? = nil, restoreOwnership: Bool = false
+        expectedSize: Int64? = nil, expectedSHA256: String? = nil, restoreOwnership: Bool = false,
+        expectEncrypted: Bool? = nil
     ) {
+        self.expectEncrypted = expectEncrypted
         self.input = input
         self.identities = identities
         self.target = target
@@ -67,7 +71,7 @@ public enum RestoreRunner {
 
         let scanner = try ArchiveScanner(
             input: request.input, identities: request.identities, progress: progress,
-            expectedSize: request.expectedSize)
+            expectedSize: request.expectedSize, expectEncrypted: request.expectEncrypted)
         let manifest = scanner.manifest
         let selected = try selectComponents(request.components, manifest: manifest)
         let extractor = try SafeExtractor(root: staging, restoreOwnership: request.restoreOwnership)

@@ -49,14 +49,15 @@ public enum Verifier {
     /// against `expected` (size and SHA-256) when given.
     public static func verifyDeep(
         input: any ByteSource, identities: [AgeIdentity], expectedSize: Int64?, expectedSHA256: String?,
-        scratch: String, store: String, progress: (any ProgressObserver)? = nil
+        scratch: String, store: String, expectEncrypted: Bool? = nil, progress: (any ProgressObserver)? = nil
     ) throws -> VerifyReport {
         let folder = scratch + "/verify-" + SnapshotID.generate().rawValue
         try LocalFiles.makeDirectories(folder, mode: 0o700)
         defer { LocalFiles.removeTree(folder) }
         defer { progress?.finished() }
         let scanner = try ArchiveScanner(
-            input: input, identities: identities, progress: progress, expectedSize: expectedSize)
+            input: input, identities: identities, progress: progress, expectedSize: expectedSize,
+            expectEncrypted: expectEncrypted)
         let sqlite = Set(scanner.manifest.components.filter { $0.kind == "sqlite" }.map(\.name))
         let extractor = try SafeExtractor(root: folder, restoreOwnership: false)
         var files = 0

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what Lifeboat needs to build and to run its tests on Debian 12 (run as root, or with sudo).
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+packages=(
+    # C libraries Lifeboat links (each wrapped by one Swift module)
+    libarchive-dev libssl-dev libsqlite3-dev pkg-config
+    # stock tools the tests interoperate with, and the recovery path without Lifeboat
+    age zstd sqlite3 python3 util-linux
+    # benchmarks
+    hyperfine time
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6 toolchain required)" >&2; exit 1; }
+echo "setup: dependencies present" >&2
