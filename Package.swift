@@ -23,13 +23,16 @@ let package = Package(
         .systemLibrary(
             name: "CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
 
         .target(name: "LifeboatCore", swiftSettings: strict),
         .target(
             name: "LifeboatCrypto", dependencies: ["COpenSSL", "LifeboatCore"],
             swiftSettings: strict),
         .target(
-            name: "LifeboatArchive", dependencies: ["CArchive", "LifeboatCore"],
+            name: "LifeboatArchive", dependencies: ["CArchive", "CZstd", "LifeboatCore"],
             swiftSettings: strict),
         .target(
             name: "LifeboatStores",

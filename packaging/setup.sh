@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     # C libraries Lifeboat links (each wrapped by one Swift module)
-    libarchive-dev libssl-dev libsqlite3-dev pkg-config
+    libarchive-dev libzstd-dev libssl-dev libsqlite3-dev pkg-config
     # stock tools the tests interoperate with, and the recovery path without Lifeboat
     age zstd sqlite3 python3 util-linux
     # benchmarks

@@ -126,7 +126,7 @@ final class ExternalWriter {
         let entries = try scanner.scan(root: root)
         let paths = Set(entries.map { $0.archivePath.replacingOccurrences(of: "components/config" + root, with: "") })
         #expect(paths == ["", "/keys", "/sip.conf", "/extensions.conf", "/spool", "/spool/keep.wav", "/link.conf"])
-        #expect(entries.first { $0.archivePath.hasSuffix("link.conf") }?.linkTarget == "sip.conf")
+        #expect(entries.first { $0.archivePath.hasSuffix("link.conf") }?.metadata.linkTarget == "sip.conf")
         #expect(entries.first { $0.archivePath.hasSuffix("link.conf") }?.type == .symlink)
 
         let only = FileTreeScanner(component: "c", include: ["*.conf"], exclude: [])

@@ -147,6 +147,32 @@ import Testing
         #expect(try f.snapshotsJSON().count == 2)
     }
 
+    @Test func oneArchiveGoesToEveryStoreAndAFailingStoreMakesThePartial() throws {
+        let f = try DemoFixture()
+        let second = f.dir + "/second-store"
+        try FileManager.default.createDirectory(atPath: second, withIntermediateDirectories: true)
+        try f.editConfig {
+            $0.replacingOccurrences(of: "stores:\n", with: "stores:\n  - {name: nas, kind: local, path: \(second), prefix: pbx-backups}\n  - {name: gone, kind: local, path: \(f.dir)/unmounted}\n")
+                .replacingOccurrences(of: "stores: [local]}", with: "stores: [local, nas, gone]}")
+        }
+        let result = try f.lifeboat("backup", "--json")
+        #expect(result.status == 2, "\(result.output)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(json["status"] as? String == "partial")
+        let stores = try #require(json["stores"] as? [[String: Any]])
+        #expect(stores.map { $0["ok"] as? Bool } == [true, true, false])
+        #expect((stores[2]["error"] as? String)?.contains("does not exist") == true)
+        #expect(!fileExists(f.dir + "/unmounted"), "a missing store root is never created")
+        // The same bytes on both good stores, under the nas store's prefix there.
+        let name = try #require(json["archive"] as? String)
+        let a = try Data(contentsOf: URL(fileURLWithPath: f.store + "/" + name))
+        let b = try Data(contentsOf: URL(fileURLWithPath: second + "/pbx-backups/" + name))
+        #expect(a == b)
+        let list = try f.lifeboat("snapshots", "--json", "--store", "nas")
+        #expect(list.stdout.contains(json["snapshot"] as! String))
+        #expect(try f.lifeboat("backup", "--store", "nas").status == 0)
+    }
+
     @Test func usageErrorsExit64() throws {
         let f = try DemoFixture()
         let unknownJob = try f.lifeboat("backup", "--job", "weekly")

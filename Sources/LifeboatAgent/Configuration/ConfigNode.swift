@@ -5,15 +5,17 @@ struct ConfigNode {
     let node: Node
     let path: String
     let file: String
+    /// The line of the key this value belongs to, so errors about a whole section point at its name.
+    var keyLine: Int? = nil
 
-    var line: Int? { node.mark?.line }
+    var line: Int? { keyLine ?? node.mark?.line }
 
     func error(_ message: String) -> ConfigurationError {
         ConfigurationError(file: file, keyPath: path, line: line, message: message)
     }
 
-    private func child(_ node: Node, key: String) -> ConfigNode {
-        ConfigNode(node: node, path: path.isEmpty ? key : "\(path).\(key)", file: file)
+    private func child(_ node: Node, key: String, keyLine: Int?) -> ConfigNode {
+        ConfigNode(node: node, path: path.isEmpty ? key : "\(path).\(key)", file: file, keyLine: keyLine)
     }
 
     var isNull: Bool {
@@ -40,7 +42,7 @@ struct ConfigNode {
                 throw located.error("unknown key\(hint); allowed here: \(allowed.joined(separator: ", "))")
             }
             guard result[key] == nil else { throw located.error("key given twice") }
-            result[key] = child(value, key: key)
+            result[key] = child(value, key: key, keyLine: keyNode.mark?.line)
         }
         return result
     }

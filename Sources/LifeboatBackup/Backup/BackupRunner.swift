@@ -155,11 +155,9 @@ public final class BackupRunner {
             guard let original = LocalFiles.lstatOrNil(path), let st = LocalFiles.lstatOrNil(copy) else {
                 throw BackupError(.sourceUnreadable, "source '\(spec.name)': \(path) vanished during the copy")
             }
-            let entry = PlannedEntry(
-                archivePath: "components/\(spec.name)/\(base)", diskPath: copy, type: .file, size: Int64(st.st_size),
-                mode: UInt32(original.st_mode & 0o7777), mtime: Int64(original.st_mtim.tv_sec),
-                mtimeNanoseconds: Int32(original.st_mtim.tv_nsec), uid: original.st_uid, gid: original.st_gid,
-                linkTarget: nil)
+            var metadata = ArchiveEntryMetadata(stat: original, path: "components/\(spec.name)/\(base)", type: .file)
+            metadata.size = Int64(st.st_size)
+            let entry = PlannedEntry(metadata: metadata, diskPath: copy, isStagedCopy: true)
             logger.debug("SQLite copy checked", metadata: ["source": "\(spec.name)", "bytes": "\(st.st_size)"])
             return PreparedComponent(
                 spec: spec, consistency: "sqlite-online-backup", integrityCheck: result, entries: [entry])
@@ -190,7 +188,7 @@ public final class BackupRunner {
                 component.entries.map {
                     Manifest.File(
                         path: $0.archivePath, component: component.spec.name, type: $0.type.rawValue, size: $0.size,
-                        mode: $0.mode, mtime: $0.mtime, linkTarget: $0.linkTarget)
+                        mode: $0.metadata.mode, mtime: $0.metadata.mtime, linkTarget: $0.metadata.linkTarget)
                 }
             })
     }
@@ -216,15 +214,16 @@ public final class BackupRunner {
         for component in components {
             for entry in component.entries {
                 switch entry.type {
-                case .directory:
-                    try tar.add(metadata(entry, type: .directory, size: 0), contents: [])
-                case .symlink:
-                    try tar.add(metadata(entry, type: .symlink, size: 0), contents: [])
+                case .directory, .symlink, .hardlink, .other:
+                    try tar.add(entry.metadata, contents: [])
                 case .file:
-                    if let result = try archiveFile(entry, component: component.spec.name, tar: tar, buffer: buffer) {
+                    let base = done
+                    let report: (Int64) -> Void = { [progress] n in progress?.progress(done: base + n, total: total) }
+                    if let result = try archiveFile(
+                        entry, component: component.spec.name, tar: tar, buffer: buffer, report: report)
+                    {
                         checksums.append(result)
                         done += result.size
-                        progress?.progress(done: done, total: total)
                     } else {
                         vanished.append(entry.archivePath)
                     }
@@ -243,7 +242,8 @@ public final class BackupRunner {
     /// Streams one file into the archive, hashing it; a file that changes while read is read again
     /// (a later tar entry with the same path replaces the earlier one on extraction).
     private func archiveFile(
-        _ entry: PlannedEntry, component: String, tar: TarWriter, buffer: UnsafeMutableRawBufferPointer
+        _ entry: PlannedEntry, component: String, tar: TarWriter, buffer: UnsafeMutableRawBufferPointer,
+        report: (Int64) -> Void
     ) throws -> ChecksumList.Entry? {
         var attempt = 0
         while true {
@@ -260,10 +260,12 @@ public final class BackupRunner {
             defer { close(fd) }
             var before = stat()
             fstat(fd, &before)
-            var meta = metadata(entry, type: .file, size: Int64(before.st_size))
-            meta.mode = UInt32(before.st_mode & 0o7777)
-            meta.mtime = Int64(before.st_mtim.tv_sec)
-            meta.mtimeNanoseconds = Int32(before.st_mtim.tv_nsec)
+            var meta = entry.metadata
+            meta.size = Int64(before.st_size)
+            if !entry.isStagedCopy {
+                // The file as it is now: it may have changed since the tree was scanned.
+                meta = ArchiveEntryMetadata(stat: before, path: entry.archivePath, type: .file)
+            }
             try tar.beginFile(meta)
             let hasher = SHA256Hasher()
             var remaining = Int64(before.st_size)
@@ -284,6 +286,7 @@ public final class BackupRunner {
                 hasher.update(chunk)
                 try tar.writeData(chunk)
                 remaining -= Int64(n)
+                if remaining & 0xF_FFFF < Int64(n) { report(Int64(before.st_size) - remaining) }
             }
             if torn {
                 let zeros = [UInt8](repeating: 0, count: 4096)
@@ -312,13 +315,6 @@ public final class BackupRunner {
                 path: entry.archivePath, sha256: Hex.encode(hasher.finalize()), size: Int64(before.st_size),
                 changed: changed, attempts: attempt)
         }
-    }
-
-    private func metadata(_ entry: PlannedEntry, type: ArchiveEntryType, size: Int64) -> ArchiveEntryMetadata {
-        ArchiveEntryMetadata(
-            path: entry.archivePath, type: type, size: size, mode: entry.mode, mtime: entry.mtime,
-            mtimeNanoseconds: entry.mtimeNanoseconds, uid: entry.uid, gid: entry.gid,
-            linkTarget: entry.linkTarget)
     }
 
     private func metadataEntry(_ path: String, mtime: Int64) -> ArchiveEntryMetadata {

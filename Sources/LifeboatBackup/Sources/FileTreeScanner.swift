@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import LifeboatArchive
 import LifeboatStores
 
 /// Walks file trees without following symlinks, applying include/exclude globs.
@@ -47,6 +48,7 @@ struct FileTreeScanner {
             let disk = directory + "/" + name
             let rel = relative.isEmpty ? name : relative + "/" + name
             guard let st = LocalFiles.lstatOrNil(disk) else { continue }  // vanished since listing
+            // (the tree is walked in name order, each folder before its contents)
             if isExcluded(rel, name: name) { continue }
             let archivePath = archiveBase + "/" + rel
             switch st.st_mode & S_IFMT {
@@ -60,8 +62,7 @@ struct FileTreeScanner {
             case S_IFLNK:
                 if isIncluded(rel, name: name) {
                     var e = entry(st, archivePath: archivePath, diskPath: disk, type: .symlink)
-                    e.linkTarget = try readLink(disk)
-                    e.size = 0
+                    e.metadata.linkTarget = try readLink(disk)
                     entries.append(e)
                 }
             default:
@@ -70,13 +71,8 @@ struct FileTreeScanner {
         }
     }
 
-    private func entry(_ st: stat, archivePath: String, diskPath: String, type: PlannedEntry.EntryType)
-        -> PlannedEntry
-    {
-        PlannedEntry(
-            archivePath: archivePath, diskPath: diskPath, type: type, size: type == .file ? Int64(st.st_size) : 0,
-            mode: UInt32(st.st_mode & 0o7777), mtime: Int64(st.st_mtim.tv_sec),
-            mtimeNanoseconds: Int32(st.st_mtim.tv_nsec), uid: st.st_uid, gid: st.st_gid, linkTarget: nil)
+    private func entry(_ st: stat, archivePath: String, diskPath: String, type: ArchiveEntryType) -> PlannedEntry {
+        PlannedEntry(metadata: .init(stat: st, path: archivePath, type: type), diskPath: diskPath)
     }
 
     private func readLink(_ path: String) throws -> String {
@@ -102,5 +98,15 @@ struct FileTreeScanner {
             return fnmatch(p, relative, 0) == 0
         }
         return fnmatch(pattern, name, 0) == 0
+    }
+}
+
+extension ArchiveEntryMetadata {
+    /// Metadata from `lstat`: permission bits, mtime with nanoseconds, owner; size for files only.
+    init(stat st: stat, path: String, type: ArchiveEntryType) {
+        self.init(
+            path: path, type: type, size: type == .file ? Int64(st.st_size) : 0, mode: UInt32(st.st_mode & 0o7777),
+            mtime: Int64(st.st_mtim.tv_sec), mtimeNanoseconds: Int32(st.st_mtim.tv_nsec), uid: st.st_uid,
+            gid: st.st_gid)
     }
 }

@@ -1,3 +1,5 @@
+import LifeboatArchive
+
 /// What a backup reads: a SQLite database or a file tree.
 public struct SourceSpec: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
@@ -31,20 +33,17 @@ public struct SourceSpec: Sendable, Equatable {
     }
 }
 
-/// One archive entry to be written, read from `diskPath`.
+/// One archive entry to be written: its tar metadata (the path is the archive path), read from `diskPath`.
 public struct PlannedEntry: Sendable {
-    public enum EntryType: String, Sendable { case file, directory, symlink }
-
-    public var archivePath: String
+    public var metadata: ArchiveEntryMetadata
     public var diskPath: String
-    public var type: EntryType
-    public var size: Int64
-    public var mode: UInt32
-    public var mtime: Int64
-    public var mtimeNanoseconds: Int32
-    public var uid: UInt32
-    public var gid: UInt32
-    public var linkTarget: String?
+    /// True for a database copy in the staging folder: its metadata (mode, mtime, owner) is the
+    /// original's, not the copy's.
+    public var isStagedCopy = false
+
+    public var archivePath: String { metadata.path }
+    public var type: ArchiveEntryType { metadata.type }
+    public var size: Int64 { metadata.size }
 }
 
 /// A source made ready to archive: its entries, and how consistency was obtained.
