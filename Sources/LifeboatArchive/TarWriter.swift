@@ -128,14 +128,15 @@ public final class TarWriter {
                 }
                 throw failure("cannot finish the compressed stream")
             }
-            if let checksum = context.checksum {
-                var trailer = checksum.trailer
-                do {
-                    try withUnsafeBytes(of: &trailer) { try context.sink.write($0) }
-                } catch {
-                    state = .failed
-                    throw error
+        }
+        if let zstd = context.zstd {
+            do {
+                try zstd.finish { bytes in
+                    if !context.deliver(bytes, from: nil) { throw context.error! }
                 }
+            } catch {
+                state = .failed
+                throw context.error ?? error
             }
         }
         state = .finished
@@ -143,10 +144,9 @@ public final class TarWriter {
 
     // MARK: - Setup
 
-    /// Sets up the pipeline: pax formatter → (compressor: libarchive "raw" format with a filter) → sink.
-    ///
-    /// Compression runs in a second libarchive writer so that the uncompressed tar stream passes through Swift:
-    /// the zstd content checksum that libarchive 3.6.2 omits is computed from it (`ZstdChecksum`).
+    /// Sets up the pipeline: pax formatter → compressor → sink. zstd goes through libzstd directly
+    /// (`ZstdCompressor`: content checksum, bounded job size); gzip and xz through a second libarchive
+    /// writer with libarchive's filter.
     private func configure(_ compression: ArchiveCompression) throws {
         // Full pax rather than "restricted": restricted pax drops mtime nanoseconds unless another field already
         // needs an extended header. Entries that fit ustar still get a plain ustar header.
@@ -155,7 +155,9 @@ public final class TarWriter {
         // A plain tar is padded to whole 10 KiB records as GNU tar does; a compressed one is not padded.
         let plain = compression.algorithm == .none
         try check(archive_write_set_bytes_in_last_block(archive, plain ? 10240 : 1), "cannot set the last block")
-        if !plain {
+        if compression.algorithm == .zstd {
+            context.zstd = try ZstdCompressor(level: compression.level ?? 3, threads: max(1, compression.threads))
+        } else if !plain {
             try openCompressor(compression)
         }
         let result = archive_write_open2(
@@ -181,17 +183,13 @@ public final class TarWriter {
         try check(archive_write_set_format_raw(compressor), "cannot select the raw format")
         let filter: String
         switch compression.algorithm {
-        case .zstd:
-            try check(archive_write_add_filter_zstd(compressor), "cannot add the zstd filter")
-            filter = "zstd"
-            context.checksum = ZstdChecksum()
         case .gzip:
             try check(archive_write_add_filter_gzip(compressor), "cannot add the gzip filter")
             filter = "gzip"
         case .xz:
             try check(archive_write_add_filter_xz(compressor), "cannot add the xz filter")
             filter = "xz"
-        case .none:
+        case .none, .zstd:
             return
         }
         try check(archive_write_set_bytes_per_block(compressor, Int32(Self.blockSize)), "cannot set the block size")
@@ -199,7 +197,7 @@ public final class TarWriter {
         if let level = compression.level {
             try setOption(filter, "compression-level", "\(level)")
         }
-        if compression.algorithm == .zstd || compression.algorithm == .xz {
+        if compression.algorithm == .xz {
             try setOption(filter, "threads", "\(max(1, compression.threads))")
         }
         try check(
@@ -288,8 +286,8 @@ final class WriteContext {
     let sink: any ByteSink
     /// The libarchive writer that compresses the tar stream; nil for an uncompressed archive.
     var compressor: OpaquePointer?
-    /// For zstd: the frame checksum of the uncompressed stream, and the frame header patch.
-    var checksum: ZstdChecksum?
+    /// The zstd compressor; nil for other compressions.
+    var zstd: ZstdCompressor?
     /// Bytes delivered to the sink so far.
     var delivered: Int64 = 0
     /// The first error thrown by the sink or raised by the compressor; the writer rethrows it.
@@ -304,18 +302,12 @@ final class WriteContext {
         if detached { return true }
         if error != nil { return false }
         do {
-            if checksum != nil, delivered < ZstdChecksum.headerLength {
-                var copy = Array(bytes)
-                try ZstdChecksum.markFrameHeader(&copy, deliveredBefore: delivered)
-                try copy.withUnsafeBytes { try sink.write($0) }
-            } else {
-                try sink.write(bytes)
-            }
+            try sink.write(bytes)
             delivered += Int64(bytes.count)
             return true
         } catch {
             self.error = error
-            lifeboat_archive_set_error(archive, EIO, "the output sink failed")
+            if let archive { lifeboat_archive_set_error(archive, EIO, "the output sink failed") }
             return false
         }
     }
@@ -327,12 +319,24 @@ enum WriteCallbacks {
         archive, client, buffer, length in
         let context = Unmanaged<WriteContext>.fromOpaque(client!).takeUnretainedValue()
         let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
+        if context.detached { return la_ssize_t(length) }
+        if let zstd = context.zstd {
+            guard context.error == nil else { return -1 }
+            do {
+                try zstd.compress(bytes) { output in
+                    if !context.deliver(output, from: archive) { throw context.error! }
+                }
+                return la_ssize_t(length)
+            } catch {
+                if context.error == nil { context.error = error }
+                lifeboat_archive_set_error(archive, EIO, "compression failed")
+                return -1
+            }
+        }
         guard let compressor = context.compressor else {
             return context.deliver(bytes, from: archive) ? la_ssize_t(length) : -1
         }
-        if context.detached { return la_ssize_t(length) }
         if context.error == nil {
-            context.checksum?.update(bytes)
             if archive_write_data(compressor, buffer, length) == length {
                 return la_ssize_t(length)
             }
