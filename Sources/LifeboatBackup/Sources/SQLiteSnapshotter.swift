@@ -71,7 +71,12 @@ public enum SQLiteSnapshotter {
         sourceConfiguration.busyMode = .timeout(10)
         let from = try DatabaseQueue(path: source, configuration: sourceConfiguration)
         defer { try? from.close() }
-        let to = try DatabaseQueue(path: destination)
+        // The copy is a scratch file read once into the archive: no journal and no fsync.
+        var destinationConfiguration = Configuration()
+        destinationConfiguration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous=OFF; PRAGMA journal_mode=OFF")
+        }
+        let to = try DatabaseQueue(path: destination, configuration: destinationConfiguration)
         try from.backup(to: to)
         try to.close()
         // A WAL-mode copy leaves its -wal and -shm files empty on close; the main file is complete.
