@@ -163,6 +163,7 @@ final class FramePool: @unchecked Sendable {
     private var done: [Int: FrameBuffers] = [:]
     private var stopping = false
     private var threads: [Thread] = []
+    private let exited = DispatchSemaphore(value: 0)
 
     init(workers: Int, level: Int32, frameSize: Int) {
         free = (0..<(workers + 1)).map { _ in FrameBuffers(frameSize: frameSize, context: nil) }
@@ -214,15 +215,26 @@ final class FramePool: @unchecked Sendable {
         }
     }
 
+    /// Stops the workers once the queue is empty and waits for them to exit.
     func stop() {
         condition.withLock {
             stopping = true
             condition.broadcast()
         }
+        for _ in threads { exited.wait() }
     }
 
     private func work(level: Int32) {
-        let context = try? CompressionContext(level: level)
+        defer { exited.signal() }
+        let context: CompressionContext?
+        let contextError: ArchiveError?
+        do {
+            context = try CompressionContext(level: level)
+            contextError = nil
+        } catch {
+            context = nil
+            contextError = error as? ArchiveError ?? ArchiveError(code: .io, message: "\(error)")
+        }
         while true {
             condition.lock()
             while queue.isEmpty && !stopping { condition.wait() }
@@ -234,6 +246,7 @@ final class FramePool: @unchecked Sendable {
             condition.unlock()
             buffers.context = context
             do {
+                if let contextError { throw contextError }
                 try buffers.compress()
             } catch let error as ArchiveError {
                 buffers.error = error
