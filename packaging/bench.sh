@@ -3,11 +3,16 @@
 #   backup:  lifeboat backup                           vs  tar -I 'zstd -3 -T0' -cf - DIR | age -r KEY > FILE
 #   restore: lifeboat restore FILE --identity KEY      vs  age -d -i KEY FILE | tar --zstd -xf - -C DIR
 #   peak RSS (/usr/bin/time -f %M) of lifeboat backup and restore at 1x and 4x the data set
-#   age encryption alone: the Go age CLI always; Lifeboat's own (a release test) with --crypto
-#   --variants: where a backup's time goes (Lifeboat with other compression settings, stock stages alone)
+#   age encryption alone: the Go age CLI always; Lifeboat's own (AgeThroughputCheck, a release test that
+#     builds in ~5 min the first time) with --crypto
+#   --variants: where the time goes (restore stages; Lifeboat backup with other compression settings and
+#     sources; the stock stages alone, and the stock backup with an fsync of its archive as Lifeboat does)
 #
 # Usage: packaging/bench.sh [--size MiB] [--runs N] [--out DIR] [--crypto] [--variants] [--no-build]
-# Environment: LIFEBOAT_BENCH_SCRATCH (swift build scratch path, default .build-release in the repo).
+# Defaults: 512 MiB, 5 runs, OUT=bench-out in the repo (git-ignored); ~2-5 min on 2 cores.
+# Environment: LIFEBOAT_BENCH_SCRATCH (swift build scratch path, default .build-release in the repo),
+# LIFEBOAT_BENCH_TEST_SCRATCH (for --crypto, default OUT/build-tests).
+# Timings are only as good as the machine is quiet: the script warns when the load average is above 0.5.
 #
 # The data set (OUT/data, reused while its size and generator version match) is deterministic (seeded):
 # ~70 % WAV (8 kHz 16-bit mono PCM, speech-like: formant-weighted harmonics under a syllable envelope,
@@ -434,7 +439,9 @@ if ((variants)); then
         -n "tar | cat > /dev/null" "$tar_all | cat > /dev/null" \
         -n "tar | zstd -3 -T0 > /dev/null" "$tar_all | zstd -3 -T0 > /dev/null" \
         -n "tar | zstd -3 -T1 > /dev/null" "$tar_all | zstd -3 -T1 > /dev/null" \
-        -n "tar | age > /dev/null" "$tar_all | age -r $recipient > /dev/null"
+        -n "tar | age > /dev/null" "$tar_all | age -r $recipient > /dev/null" \
+        -n "tar | zstd -3 -T0 | age > FILE, then fsync it (sync FILE)" \
+        "$tar_all | zstd -3 -T0 | age -r $recipient > $(q "$stock_archive") && sync $(q "$stock_archive")"
     rm -rf "$work/store/bench"
 fi
 
