@@ -91,7 +91,7 @@ public enum RestoreCommand {
 
         if options.dryRun {
             let manifest = try RestoreRunner.readManifest(input: opened.source, identities: identities)
-            let selected = try selectedComponents(options.components, manifest)
+            let selected = try RestoreRunner.selectComponents(options.components, manifest: manifest)
             let files = manifest.files.filter { selected.contains($0.component) }
             if options.json {
                 Console.printJSON([
@@ -129,13 +129,5 @@ public enum RestoreCommand {
             }
         }
         return .success
-    }
-
-    private static func selectedComponents(_ requested: [String], _ manifest: Manifest) throws -> Set<String> {
-        let available = manifest.components.map(\.name)
-        for name in requested where !available.contains(name) {
-            throw BackupError(.notFound, "the snapshot has no component '\(name)'; it has: \(available.joined(separator: ", "))")
-        }
-        return Set(requested.isEmpty ? available : requested)
     }
 }

@@ -8,7 +8,8 @@ public enum SnapshotsCommand {
     public static func run(agent: Agent, store: String?, host: String?, job: String?, json: Bool) throws -> ExitStatus {
         var entries: [CatalogEntry] = []
         var failures: [String] = []
-        for config in try agent.selectStores(store) {
+        let configs = try agent.selectStores(store)
+        for config in configs {
             do {
                 let listing = try SnapshotCatalog.list(store: agent.makeStore(config), prefix: "")
                 entries += listing.snapshots
@@ -39,7 +40,7 @@ public enum SnapshotsCommand {
             Console.out(Table.render(header: ["ID", "CREATED", "HOST", "JOB", "STORE", "SIZE", "FIRMWARE", "COMPONENTS"], rows: rows))
         }
         if failures.isEmpty { return .success }
-        return failures.count == (try agent.selectStores(store)).count ? .failure : .partial
+        return failures.count == configs.count ? .failure : .partial
     }
 
     static func describe(_ e: CatalogEntry) -> [String: Any] {

@@ -41,10 +41,13 @@ public final class BackupRunner {
 
         // 1. Remove what interrupted runs of this job left behind.
         var usable: [any Store] = []
+        var newest: Date?
         for store in stores {
             do {
-                cleaned += try SnapshotCatalog.removeLeftovers(
+                let left = try SnapshotCatalog.removeLeftovers(
                     store: store, prefix: plan.naming.jobPrefix(host: plan.host, job: plan.job))
+                cleaned += left.removed
+                newest = ([newest].compactMap { $0 } + left.snapshots.map(\.created)).max()
                 usable.append(store)
             } catch {
                 logger.error("Store unusable", metadata: ["store": "\(store.name)", "error": "\(error)"])
@@ -55,11 +58,7 @@ public final class BackupRunner {
             logger.notice("Removed leftover of an interrupted run", metadata: ["object": "\(name)"])
         }
         // Snapshot times of a job strictly increase, so "latest" is never a tie within one second.
-        if let first = usable.first,
-            let newest = try? SnapshotCatalog.list(
-                store: first, prefix: plan.naming.jobPrefix(host: plan.host, job: plan.job)
-            ).snapshots.last?.created, newest >= created
-        {
+        if let newest, newest >= created {
             created = newest.addingTimeInterval(1)
         }
 

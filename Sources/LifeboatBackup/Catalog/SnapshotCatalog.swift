@@ -58,14 +58,17 @@ public enum SnapshotCatalog {
         return StoreListing(snapshots: snapshots, orphans: orphans, problems: problems)
     }
 
-    /// Removes interrupted uploads and orphan archives under one job's prefix; returns what was removed.
-    public static func removeLeftovers(store: any Store, prefix: String) throws -> [String] {
+    /// Removes interrupted uploads and orphan archives under one job's prefix; returns what was
+    /// removed and the job's snapshots that remain.
+    public static func removeLeftovers(store: any Store, prefix: String) throws
+        -> (removed: [String], snapshots: [CatalogEntry])
+    {
         var removed = try store.removeIncomplete(prefix: prefix)
         let listing = try list(store: store, prefix: prefix)
         for orphan in listing.orphans {
             try store.delete(orphan)
             removed.append(orphan)
         }
-        return removed
+        return (removed, listing.snapshots)
     }
 }

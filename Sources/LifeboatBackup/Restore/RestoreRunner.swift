@@ -86,7 +86,7 @@ public enum RestoreRunner {
             return .extract(extractor)
         }
         try scanner.checkDigests(components: selected)
-        try checkCipherText(scanner, request)
+        try checkCipherText(scanner, expectedSize: request.expectedSize, expectedSHA256: request.expectedSHA256)
         let created = Timestamp.parseISO8601(manifest.created).map { Int64($0.timeIntervalSince1970) } ?? 0
         for (path, contents) in scanner.metadataFiles {
             try extractor.extract(
@@ -120,7 +120,8 @@ public enum RestoreRunner {
         try ArchiveScanner(input: input, identities: identities, progress: nil, expectedSize: nil).manifest
     }
 
-    static func selectComponents(_ requested: [String], manifest: Manifest) throws -> Set<String> {
+    /// The components to restore: the requested ones (each must exist in the snapshot), or all.
+    public static func selectComponents(_ requested: [String], manifest: Manifest) throws -> Set<String> {
         let available = manifest.components.map(\.name)
         for name in requested where !available.contains(name) {
             throw BackupError(
@@ -130,12 +131,12 @@ public enum RestoreRunner {
         return Set(requested.isEmpty ? available : requested)
     }
 
-    static func checkCipherText(_ scanner: ArchiveScanner, _ request: RestoreRequest) throws {
-        if let size = request.expectedSize, scanner.cipherTextCount != size {
+    static func checkCipherText(_ scanner: ArchiveScanner, expectedSize: Int64?, expectedSHA256: String?) throws {
+        if let size = expectedSize, scanner.cipherTextCount != size {
             throw BackupError(
                 .integrity, "the archive has \(scanner.cipherTextCount) bytes; its sidecar records \(size)")
         }
-        if let sha = request.expectedSHA256, scanner.cipherTextDigest != sha {
+        if let sha = expectedSHA256, scanner.cipherTextDigest != sha {
             throw BackupError(
                 .integrity, "the archive's SHA-256 is \(scanner.cipherTextDigest); its sidecar records \(sha)")
         }

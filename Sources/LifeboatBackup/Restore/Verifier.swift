@@ -66,11 +66,7 @@ public enum Verifier {
             return sqlite.contains(component) ? .extract(extractor) : .hash
         }
         try scanner.checkDigests(components: Set(scanner.manifest.components.map(\.name)))
-        try RestoreRunner.checkCipherText(
-            scanner,
-            RestoreRequest(
-                input: MemorySource([]), identities: [], target: "", expectedSize: expectedSize,
-                expectedSHA256: expectedSHA256))
+        try RestoreRunner.checkCipherText(scanner, expectedSize: expectedSize, expectedSHA256: expectedSHA256)
         try extractor.finish()
         var checks: [String: String] = [:]
         for component in scanner.manifest.components where component.kind == "sqlite" {
