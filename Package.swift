@@ -26,6 +26,12 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CSSH", pkgConfig: "libssh",
+            providers: [.apt(["libssh-dev"])]),
 
         .target(name: "LifeboatCore", swiftSettings: strict),
         .target(
@@ -35,9 +41,19 @@ let package = Package(
             name: "LifeboatArchive", dependencies: ["CArchive", "CZstd", "LifeboatCore"],
             swiftSettings: strict),
         .target(
-            name: "LifeboatStores",
-            dependencies: ["LifeboatCore", .product(name: "Logging", package: "swift-log")],
+            name: "LifeboatCurl", dependencies: ["CCurl", "LifeboatCore"],
             swiftSettings: strict),
+        .target(
+            name: "LifeboatSSH", dependencies: ["CSSH", "LifeboatCore"],
+            swiftSettings: strict),
+        .target(
+            name: "LifeboatStores",
+            dependencies: [
+                "LifeboatCore", "LifeboatCurl", "LifeboatSSH", "LifeboatCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(name: "LifeboatSchedule", dependencies: ["LifeboatCore"], swiftSettings: strict),
         .target(
             name: "LifeboatBackup",
             dependencies: [
@@ -66,7 +82,12 @@ let package = Package(
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore"]),
         .testTarget(name: "LifeboatCryptoTests", dependencies: ["LifeboatCrypto", "LifeboatCore"]),
         .testTarget(name: "LifeboatArchiveTests", dependencies: ["LifeboatArchive", "LifeboatCore"]),
-        .testTarget(name: "LifeboatStoresTests", dependencies: ["LifeboatStores", "LifeboatCore"]),
+        .testTarget(name: "LifeboatCurlTests", dependencies: ["LifeboatCurl", "LifeboatCore"]),
+        .testTarget(name: "LifeboatSSHTests", dependencies: ["LifeboatSSH", "LifeboatCore"]),
+        .testTarget(
+            name: "LifeboatStoresTests",
+            dependencies: ["LifeboatStores", "LifeboatCore", "LifeboatCurl", "LifeboatSSH", "LifeboatCrypto"]),
+        .testTarget(name: "LifeboatScheduleTests", dependencies: ["LifeboatSchedule", "LifeboatCore"]),
         .testTarget(
             name: "LifeboatBackupTests",
             dependencies: [

@@ -5,11 +5,15 @@ set -euo pipefail
 
 packages=(
     # C libraries Lifeboat links (each wrapped by one Swift module)
-    libarchive-dev libzstd-dev libssl-dev libsqlite3-dev pkg-config
+    libarchive-dev libzstd-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libssh-dev pkg-config
     # stock tools the tests interoperate with, and the recovery path without Lifeboat
     age zstd sqlite3 python3 util-linux
     # benchmarks
     hyperfine time
+    # servers the tests run on 127.0.0.1 (packaging/test-servers.sh), independent clients to check them, and
+    # the script's own tools (ss, pkill); vsftpd conflicts with proftpd as a package, so test-servers.sh
+    # unpacks it instead (libwrap0 is listed for it)
+    proftpd-basic proftpd-mod-crypto openssh-server openssl curl lftp sshpass libwrap0 iproute2 procps
 )
 
 missing=()

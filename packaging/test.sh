@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds, runs every test target.
-# Tests that need servers start and stop them themselves (none are needed by the local store yet).
+# The whole test suite: installs what it needs, starts the real servers the tests use on 127.0.0.1
+# (packaging/test-servers.sh), builds, runs every test target, and stops the servers again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packaging/setup.sh
+
+export LIFEBOAT_TEST_SERVERS=${LIFEBOAT_TEST_SERVERS:-/tmp/lifeboat-servers}
+packaging/test-servers.sh start "$LIFEBOAT_TEST_SERVERS"
+trap 'packaging/test-servers.sh stop "$LIFEBOAT_TEST_SERVERS"' EXIT
 
 log=$(mktemp)
 if ! swift build --build-tests >"$log" 2>&1; then

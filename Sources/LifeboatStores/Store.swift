@@ -7,11 +7,14 @@ public struct StoredObject: Sendable, Hashable {
     public var size: Int64
     /// Seconds since 1970, when the store knows it.
     public var modified: Int64?
+    /// How the store confirmed the upload beyond its size, when it could (e.g. `sha256 via HASH`).
+    public var verification: String?
 
-    public init(name: String, size: Int64, modified: Int64? = nil) {
+    public init(name: String, size: Int64, modified: Int64? = nil, verification: String? = nil) {
         self.name = name
         self.size = size
         self.modified = modified
+        self.verification = verification
     }
 }
 

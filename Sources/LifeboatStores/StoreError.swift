@@ -2,7 +2,7 @@
 /// failed and what to do, and never holds a secret.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Wrapped: String { case notFound, unauthorized, unavailable, integrity, conflict, invalidName, io }
+        private enum Wrapped: String { case notFound, unauthorized, unavailable, integrity, conflict, invalidName, storageFull, io }
         private let wrapped: Wrapped
 
         /// The object or folder does not exist.
@@ -17,6 +17,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static var conflict: Code { Code(wrapped: .conflict) }
         /// The object name is not acceptable.
         public static var invalidName: Code { Code(wrapped: .invalidName) }
+        /// The store refused the upload for lack of space or over its quota.
+        public static var storageFull: Code { Code(wrapped: .storageFull) }
         /// A local input/output failure.
         public static var io: Code { Code(wrapped: .io) }
 
@@ -28,11 +30,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var code: Code
     public var message: String
     public var underlying: (any Error)?
+    /// Seconds the server asked to wait before trying again (`Retry-After`), when it said.
+    public var retryAfter: Double?
 
-    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil, retryAfter: Double? = nil) {
         self.code = code
         self.message = message
         self.underlying = underlying
+        self.retryAfter = retryAfter
     }
 
     public var description: String {

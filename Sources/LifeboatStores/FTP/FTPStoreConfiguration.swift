@@ -1,0 +1,50 @@
+import LifeboatCore
+
+/// Where and how an ``FTPStore`` connects.
+public struct FTPStoreConfiguration: Sendable {
+    /// How the connection is protected.
+    public enum TLSMode: String, Sendable, CaseIterable {
+        /// `AUTH TLS` on the normal port, required for control and data (FTPS, explicit).
+        case explicit
+        /// TLS from the first byte, usually on port 990 (FTPS, implicit).
+        case implicit
+        /// Plain FTP: credentials and archives cross the network in clear text.
+        case none
+    }
+
+    public var host: String
+    public var port: Int
+    /// The folder that holds the store, relative to the login's folder, `/`-separated; empty for
+    /// the login folder itself.
+    public var path: String
+    public var tls: TLSMode
+    public var username: String
+    public var password: Secret
+    /// Certificate authorities to trust for the server's certificate, instead of the system's.
+    public var caFile: String?
+    public var connectTimeout: Double
+    /// A transfer that moves no byte for this long is abandoned as stalled.
+    public var stallTimeout: Double
+
+    public init(
+        host: String, port: Int? = nil, path: String = "", tls: TLSMode = .explicit, username: String,
+        password: Secret, caFile: String? = nil, connectTimeout: Double = 30, stallTimeout: Double = 60
+    ) {
+        self.host = host
+        self.port = port ?? (tls == .implicit ? 990 : 21)
+        self.path = path.split(separator: "/").joined(separator: "/")
+        self.tls = tls
+        self.username = username
+        self.password = password
+        self.caFile = caFile
+        self.connectTimeout = connectTimeout
+        self.stallTimeout = stallTimeout
+    }
+
+    /// `ftp://host:port/path` or `ftps://…`, for messages (never with credentials).
+    public var displayURL: String {
+        let scheme = tls == .implicit ? "ftps" : "ftp"
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        return "\(scheme)://\(hostPart):\(port)/\(path)"
+    }
+}

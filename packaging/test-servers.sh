@@ -1,0 +1,747 @@
+#!/usr/bin/env bash
+# Real servers on 127.0.0.1 for the test suite: FTPS (proftpd, vsftpd) and SFTP (OpenSSH sshd).
+#
+# Usage: packaging/test-servers.sh start|stop|check [DIR]
+#   start  stops whatever an earlier start left running in DIR, recreates DIR from scratch (config, keys,
+#          certificates, empty data directories), starts every server, waits until each one answers, and
+#          writes DIR/servers.env (KEY=VALUE lines, absolute paths, no quoting) for the tests to read.
+#   stop   stops what start started (by the pid files it recorded) and waits for it to exit; safe when
+#          nothing runs.
+#   check  smoke-tests the running servers with independent clients (curl, lftp, sftp, sshpass) and prints
+#          PASS/FAIL lines; exits 1 on any FAIL.
+# DIR defaults to $LIFEBOAT_TEST_SERVERS, else /tmp/lifeboat-servers. Needs root (a system user, PAM, sshd)
+# and the packages in packaging/setup.sh. vsftpd conflicts with proftpd as a Debian package, so it is
+# unpacked (not installed) into $LIFEBOAT_TEST_SERVERS_CACHE (default /var/cache/lifeboat-test-servers).
+#
+# Ports (all on 127.0.0.1 only):
+#   2121 proftpd, explicit TLS required      2990 proftpd, implicit TLS      2125 proftpd, no TLS
+#   2124 proftpd, explicit TLS, 1 MiB quota  2122 vsftpd, explicit TLS, no MLSD
+#   2222 sshd (password + keys, sftp)        2223 sshd whose sftp cannot write files over 1 MiB
+#   passive data ports: proftpd 30000-30019, vsftpd 30100-30119
+#
+# To add a server: write start_NAME (create its config under $dir, launch it with `launch`, wait for it
+# with `wait_until`, append its keys to $env_lines) and call it from cmd_start; cmd_stop needs no change.
+set -euo pipefail
+
+umask 022
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+PROFTPD_EXPLICIT_PORT=2121 PROFTPD_IMPLICIT_PORT=2990 PROFTPD_PLAIN_PORT=2125 PROFTPD_QUOTA_PORT=2124
+VSFTPD_PORT=2122 SSHD_PORT=2222 SSHD_QUOTA_PORT=2223
+readonly TEST_USER=pbxtest TEST_PASSWORD=pbxtest-pass KEY_PASSPHRASE=lifeboat-key-passphrase
+readonly QUOTA_BYTES=1048576 # both quota servers refuse to store more than 1 MiB
+readonly START_TIMEOUT=20    # seconds a server gets to answer
+readonly MARKER=.lifeboat-test-servers
+cache=${LIFEBOAT_TEST_SERVERS_CACHE:-/var/cache/lifeboat-test-servers}
+
+say() { echo "test-servers: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------------------
+# Process bookkeeping: each launched server is recorded in $dir/run/started as "NAME PIDFILE EXE", so that
+# stop kills exactly those processes (the exe check guards against a recycled pid).
+
+# alive PID EXE: PID runs EXE (a zombie or another program does not count)
+alive() {
+    local exe
+    exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+    [[ ${exe% (deleted)} == "$2" ]]
+}
+
+# launch NAME PIDFILE EXE ARGS...: start EXE in the background, detached from our stdio, logging to
+# $dir/logs/NAME.log. The command may be a bash -c wrapper that execs EXE (the pid stays the same).
+launch() {
+    local name=$1 pidfile=$2 exe=$3
+    shift 3
+    "$@" </dev/null >>"$dir/logs/$name.log" 2>&1 &
+    echo $! >"$pidfile"
+    echo "$name $pidfile $exe" >>"$dir/run/started"
+}
+
+# stop_one NAME PIDFILE EXE: SIGTERM to the server and its direct children (sessions), then wait; SIGKILL
+# after 10 s. Returns 1 when it was not running.
+stop_one() {
+    local name=$1 pidfile=$2 exe=$3 pid i
+    pid=$(cat "$pidfile" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    alive "$pid" "$exe" || { rm -f "$pidfile"; return 1; }
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        alive "$pid" "$exe" || break
+        sleep 0.1
+    done
+    if alive "$pid" "$exe"; then
+        say "$name (pid $pid) ignored SIGTERM for 10 s; killing it"
+        pkill -KILL -P "$pid" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true
+        sleep 0.2
+    fi
+    rm -f "$pidfile"
+}
+
+# wait_until NAME PIDFILE PROBE...: poll PROBE until it succeeds; fail with the server's log tail if the
+# server exits or does not answer within $START_TIMEOUT seconds.
+wait_until() {
+    local name=$1 pidfile=$2 deadline=$((SECONDS + START_TIMEOUT)) pid
+    shift 2
+    pid=$(cat "$pidfile")
+    while ! "$@" >/dev/null 2>&1; do
+        if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+            local why="did not answer within $START_TIMEOUT s"
+            kill -0 "$pid" 2>/dev/null || why="exited"
+            say "$name $why (probe: $*). Last lines of $dir/logs/$name.log:"
+            tail -n 30 "$dir/logs/$name.log" >&2 || true
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
+
+# all_of COMMAND...: run the commands (each a string of words without quoting) in parallel; true when all
+# succeed
+all_of() {
+    local -a pids=()
+    local c pid rc=0
+    for c in "$@"; do
+        # shellcheck disable=SC2086 # word splitting wanted
+        $c >/dev/null 2>&1 &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+    return $rc
+}
+
+# ssh_answers PORT: an SSH server there sends its host keys (ssh-keyscan itself exits 0 either way)
+ssh_answers() { [[ -n $(ssh-keyscan -T 2 -p "$1" 127.0.0.1 2>/dev/null) ]]; }
+
+# port_free PORT...: refuse to start when someone else already listens there
+port_free() {
+    local port
+    for port in "$@"; do
+        if [[ -n $(ss -Hltn "sport = :$port") ]]; then
+            ss -Hltnp "sport = :$port" >&2
+            die "port $port is already in use (another test run, or a server not started by this script?)"
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared material: the test user, secrets, a test CA and the FTP servers' certificate, SSH keys.
+
+make_user() {
+    local home=$1
+    mkdir -p "$home"
+    if ! id "$TEST_USER" >/dev/null 2>&1; then
+        # -M: no skeleton files, so every run starts with the same empty home
+        local group=(-U)
+        getent group "$TEST_USER" >/dev/null && group=(-g "$TEST_USER")
+        useradd -M -d "$home" -s /bin/bash "${group[@]}" "$TEST_USER"
+    elif [[ $(getent passwd "$TEST_USER" | cut -d: -f6,7) != "$home:/bin/bash" ]]; then
+        # made by an earlier run with another DIR
+        usermod -d "$home" -s /bin/bash "$TEST_USER"
+    fi
+    echo "$TEST_USER:$TEST_PASSWORD" | chpasswd
+}
+
+make_secrets() {
+    mkdir -m 700 "$dir/secrets"
+    (
+        umask 077
+        printf '%s' "$TEST_PASSWORD" >"$dir/secrets/ftp-password"
+        printf '%s' "$TEST_PASSWORD" >"$dir/secrets/ssh-password"
+        printf '%s' "$KEY_PASSPHRASE" >"$dir/secrets/ssh-key-passphrase"
+    )
+}
+
+make_tls() {
+    local t=$dir/tls
+    mkdir "$t"
+    openssl req -x509 -new -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Lifeboat test CA" \
+        -keyout "$t/ca-key.pem" -out "$t/ca.pem" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -new -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+        -keyout "$t/server-key.pem" -out "$t/server.csr" 2>/dev/null
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+        "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$t/server.ext"
+    openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca-key.pem" -CAcreateserial \
+        -days 3650 -sha256 -extfile "$t/server.ext" -out "$t/server.pem" 2>/dev/null
+    # the servers read the key as root before dropping privileges
+    chmod 600 "$t/ca-key.pem" "$t/server-key.pem"
+    env_lines+=("TLS_CA_FILE=$t/ca.pem" "TLS_CERT_FILE=$t/server.pem" "TLS_KEY_FILE=$t/server-key.pem")
+}
+
+# host keys in DIR/sshd, client keys, authorized_keys and known_hosts files in DIR/ssh
+make_ssh_keys() {
+    local s=$dir/ssh h=$dir/sshd port type
+    mkdir "$s" "$h"
+    # RSA keys take most of the time: generate all keys in parallel.
+    # keygen FILE TYPE BITS PASSPHRASE
+    keygen() { ssh-keygen -q -t "$2" ${3:+-b "$3"} -N "$4" -C "lifeboat-test-${1##*/}" -f "$1"; }
+    local -a pids=()
+    local bits pid file
+    for type in ed25519 rsa ecdsa; do
+        bits=""
+        [[ $type == rsa ]] && bits=3072
+        [[ $type == ecdsa ]] && bits=256
+        keygen "$h/ssh_host_${type}_key" "$type" "$bits" "" &
+        pids+=($!)
+        # other keys of the same types: a server whose host key changed
+        keygen "$s/changed_host_${type}_key" "$type" "$bits" "" &
+        pids+=($!)
+        keygen "$s/client_$type" "$type" "$bits" "" &
+        pids+=($!)
+    done
+    keygen "$s/client_encrypted" ed25519 "" "$KEY_PASSPHRASE" &
+    pids+=($!)
+    keygen "$s/client_other" ed25519 "" "" &
+    pids+=($!)
+    for pid in "${pids[@]}"; do wait "$pid" || die "ssh-keygen failed"; done
+    for file in "$s"/client_*; do [[ $file == *.pub ]] || chmod 600 "$file"; done
+
+    cat "$s"/client_{ed25519,rsa,ecdsa,encrypted}.pub >"$h/authorized_keys"
+    chmod 644 "$h/authorized_keys"
+    : >"$s/known_hosts"
+    : >"$s/known_hosts_changed"
+    : >"$s/known_hosts_empty"
+    for port in "$SSHD_PORT" "$SSHD_QUOTA_PORT"; do
+        for type in ed25519 rsa ecdsa; do
+            echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$h/ssh_host_${type}_key.pub")" >>"$s/known_hosts"
+            echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$s/changed_host_${type}_key.pub")" >>"$s/known_hosts_changed"
+        done
+    done
+}
+
+# a data directory the test user owns
+user_dir() {
+    mkdir -p "$1"
+    chown "$TEST_USER:$TEST_USER" "$1"
+    chmod 755 "$1"
+}
+
+# curl with the test user's login, verifying the test CA
+ftp_curl() { curl -sS --max-time 5 --cacert "$dir/tls/ca.pem" -u "$TEST_USER:$TEST_PASSWORD" "$@"; }
+
+# ---------------------------------------------------------------------------------------------------------
+# FTPS: one proftpd master serving four ports (explicit TLS, implicit TLS, plain, quota).
+
+start_proftpd() {
+    local p=$dir/proftpd root=$dir/data/ftp qroot=$dir/data/ftp-quota
+    mkdir "$p"
+    user_dir "$root"
+    user_dir "$qroot"
+
+    # Quota: mod_quotatab (in proftpd-core) with file tables: a hard per-user upload limit of 1 MiB, on the
+    # quota port only. The write that passes the limit fails with EDQUOT, proftpd aborts the transfer and
+    # removes the file, and replies (measured with curl -v):
+    #   552-Transfer aborted. Disk quota exceeded
+    #   552 STOR: notice: quota reached: 'NAME' removed
+    # curl then fails with 70 (CURLE_REMOTE_DISK_FULL). But the server closes the data connection while
+    # the client may still be sending: then the client gets EPIPE/ECONNRESET first and curl gives up with
+    # 55 (CURLE_SEND_ERROR) without reading the 552 (about 1 in 3 runs with a 1.5 MiB file here).
+    # Deleting files gives the bytes back. (MaxStoreFileSize behaves alike, with "552 Transfer aborted.
+    # File too large", but leaves the partial file behind.)
+    ftpquota --create-table --type=limit --table-path="$p/quota-limit.tab" >/dev/null
+    ftpquota --create-table --type=tally --table-path="$p/quota-tally.tab" >/dev/null
+    ftpquota --add-record --type=limit --name="$TEST_USER" --quota-type=user --limit-type=hard \
+        --bytes-upload="$QUOTA_BYTES" --table-path="$p/quota-limit.tab" >/dev/null
+
+    cat >"$p/proftpd.conf" <<EOF
+# Generated by packaging/test-servers.sh. Not the system proftpd: own ports, pid, logs, scoreboard.
+ServerName "Lifeboat test proftpd"
+ServerType standalone
+# bind 127.0.0.1 only (without SocketBindTight proftpd binds 0.0.0.0)
+DefaultAddress 127.0.0.1
+SocketBindTight on
+UseIPv6 off
+Port $PROFTPD_EXPLICIT_PORT
+User nobody
+Group nogroup
+Umask 022
+MaxInstances 100
+PidFile $p/proftpd.pid
+ScoreboardFile $p/proftpd.scoreboard
+SystemLog $p/proftpd.log
+TransferLog $p/xferlog
+WtmpLog off
+UseReverseDNS off
+# mod_delay slows down failed logins on purpose; tests try wrong passwords
+DelayEngine off
+
+ModulePath /usr/lib/proftpd
+LoadModule mod_tls.c
+# HASH/XSHA256: lets clients check what the server stored against what they sent
+LoadModule mod_digest.c
+LoadModule mod_quotatab.c
+LoadModule mod_quotatab_file.c
+<IfModule mod_ctrls.c>
+  ControlsEngine off
+</IfModule>
+
+# /etc/shadow directly: no dependence on the PAM stack
+AuthOrder mod_auth_unix.c
+
+<Global>
+  RequireValidShell off
+  AllowOverwrite on
+  AllowStoreRestart on
+  AllowRetrieveRestart on
+  PassivePorts 30000 30019
+  TLSEngine on
+  TLSRequired on
+  TLSProtocol TLSv1.2 TLSv1.3
+  # clients that do not resume the control connection's TLS session on data connections must still work
+  TLSOptions NoSessionReuseRequired
+  TLSRSACertificateFile $dir/tls/server.pem
+  TLSRSACertificateKeyFile $dir/tls/server-key.pem
+  TLSCACertificateFile $dir/tls/ca.pem
+  TLSVerifyClient off
+  TLSRenegotiate none
+  TLSLog $p/tls.log
+</Global>
+
+DefaultRoot $root
+
+<VirtualHost 127.0.0.1>
+  Port $PROFTPD_IMPLICIT_PORT
+  DefaultRoot $root
+  TLSOptions UseImplicitSSL
+</VirtualHost>
+
+<VirtualHost 127.0.0.1>
+  Port $PROFTPD_PLAIN_PORT
+  DefaultRoot $root
+  TLSEngine off
+  TLSRequired off
+</VirtualHost>
+
+<VirtualHost 127.0.0.1>
+  Port $PROFTPD_QUOTA_PORT
+  DefaultRoot $qroot
+  QuotaEngine on
+  QuotaLimitTable file:$p/quota-limit.tab
+  QuotaTallyTable file:$p/quota-tally.tab
+  QuotaLog $p/quota.log
+</VirtualHost>
+EOF
+    proftpd -t -c "$p/proftpd.conf" >"$dir/logs/proftpd-configtest.log" 2>&1 || {
+        cat "$dir/logs/proftpd-configtest.log" >&2
+        die "proftpd rejected $p/proftpd.conf"
+    }
+    # -n: stay in the foreground, so the pid we record is the master's
+    launch proftpd "$p/proftpd.pid" /usr/sbin/proftpd /usr/sbin/proftpd -n -c "$p/proftpd.conf"
+    wait_until proftpd "$p/proftpd.pid" all_of \
+        "ftp_curl --ssl-reqd -l ftp://127.0.0.1:$PROFTPD_EXPLICIT_PORT/" \
+        "ftp_curl -l ftps://127.0.0.1:$PROFTPD_IMPLICIT_PORT/" \
+        "ftp_curl -l ftp://127.0.0.1:$PROFTPD_PLAIN_PORT/" \
+        "ftp_curl --ssl-reqd -l ftp://127.0.0.1:$PROFTPD_QUOTA_PORT/"
+
+    env_lines+=(
+        "PROFTPD_EXPLICIT_PORT=$PROFTPD_EXPLICIT_PORT" "PROFTPD_IMPLICIT_PORT=$PROFTPD_IMPLICIT_PORT"
+        "PROFTPD_PLAIN_PORT=$PROFTPD_PLAIN_PORT" "PROFTPD_QUOTA_PORT=$PROFTPD_QUOTA_PORT"
+        "PROFTPD_ROOT=$root" "PROFTPD_QUOTA_ROOT=$qroot" "PROFTPD_PID_FILE=$p/proftpd.pid"
+    )
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# FTPS: vsftpd (no MLSD, a different TLS stack behaviour). Unpacked from the Debian package, not installed.
+
+vsftpd_binary() {
+    local bin=$cache/vsftpd/usr/sbin/vsftpd
+    if [[ ! -x $bin ]]; then
+        local tmp
+        mkdir -p "$cache"
+        tmp=$(mktemp -d "$cache/download.XXXXXX")
+        # apt runs downloads as _apt, which must be able to write here
+        chown _apt "$tmp" 2>/dev/null || true
+        if ! (cd "$tmp" && apt-get download -q vsftpd) >"$tmp/apt.log" 2>&1; then
+            # fresh machines have empty package lists
+            apt-get update -qq >>"$tmp/apt.log" 2>&1 || true
+            (cd "$tmp" && apt-get download -q vsftpd) >>"$tmp/apt.log" 2>&1 || {
+                cat "$tmp/apt.log" >&2
+                rm -rf "$tmp"
+                die "could not download the vsftpd package"
+            }
+        fi
+        rm -rf "$cache/vsftpd"
+        dpkg-deb -x "$tmp"/vsftpd_*.deb "$tmp/root" || die "could not unpack $(echo "$tmp"/vsftpd_*.deb)"
+        mv "$tmp/root" "$cache/vsftpd"
+        rm -rf "$tmp"
+    fi
+    echo "$bin"
+}
+
+start_vsftpd() {
+    local v=$dir/vsftpd root=$dir/data/vsftp bin
+    bin=$(vsftpd_binary)
+    mkdir -p "$v/empty"
+    user_dir "$root"
+    # vsftpd needs a PAM service; the stock one comes only with the package
+    printf '%s\n' "@include common-auth" "@include common-account" "@include common-session" \
+        >/etc/pam.d/vsftpd-pbxtest
+
+    # vsftpd insists on a root-owned config file
+    (
+        umask 077
+        cat >"$v/vsftpd.conf" <<EOF
+# Generated by packaging/test-servers.sh
+listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port=$VSFTPD_PORT
+background=NO
+anonymous_enable=NO
+local_enable=YES
+write_enable=YES
+local_umask=022
+local_root=$root
+chroot_local_user=YES
+allow_writeable_chroot=YES
+secure_chroot_dir=$v/empty
+pam_service_name=vsftpd-pbxtest
+seccomp_sandbox=NO
+pasv_enable=YES
+pasv_address=127.0.0.1
+pasv_min_port=30100
+pasv_max_port=30119
+ssl_enable=YES
+rsa_cert_file=$dir/tls/server.pem
+rsa_private_key_file=$dir/tls/server-key.pem
+force_local_logins_ssl=YES
+force_local_data_ssl=YES
+# clients need not resume the control connection's TLS session on data connections
+require_ssl_reuse=NO
+ssl_request_cert=NO
+ssl_ciphers=HIGH
+xferlog_enable=YES
+xferlog_file=$v/xferlog
+vsftpd_log_file=$v/vsftpd.log
+dual_log_enable=YES
+log_ftp_protocol=YES
+EOF
+    )
+    launch vsftpd "$v/vsftpd.pid" "$bin" "$bin" "$v/vsftpd.conf"
+    wait_until vsftpd "$v/vsftpd.pid" ftp_curl --ssl-reqd -l "ftp://127.0.0.1:$VSFTPD_PORT/"
+    env_lines+=("VSFTPD_PORT=$VSFTPD_PORT" "VSFTPD_ROOT=$root" "VSFTPD_PID_FILE=$v/vsftpd.pid")
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# SFTP: two OpenSSH sshd instances sharing host keys, users and authorized keys.
+
+# write_sshd_config NAME PORT
+write_sshd_config() {
+    local h=$dir/sshd
+    cat >"$h/$1.conf" <<EOF
+# Generated by packaging/test-servers.sh. Not the system sshd: own port, host keys, pid file.
+Port $2
+ListenAddress 127.0.0.1
+AddressFamily inet
+HostKey $h/ssh_host_ed25519_key
+HostKey $h/ssh_host_rsa_key
+HostKey $h/ssh_host_ecdsa_key
+PidFile $h/$1.pid
+AllowUsers $TEST_USER
+PermitRootLogin no
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile $h/authorized_keys
+StrictModes no
+UsePAM yes
+UseDNS no
+PrintMotd no
+X11Forwarding no
+AllowTcpForwarding no
+# the tests open many short connections in a row
+MaxStartups 100:30:200
+LogLevel VERBOSE
+Subsystem sftp internal-sftp
+EOF
+    sshd -t -f "$h/$1.conf" || die "sshd rejected $h/$1.conf"
+}
+
+start_sshd() {
+    local h=$dir/sshd s=$dir/ssh
+    make_ssh_keys
+    # privilege separation directory (sshd refuses to start without it)
+    mkdir -p /run/sshd
+    chmod 755 /run/sshd
+    write_sshd_config sshd "$SSHD_PORT"
+    write_sshd_config sshd-quota "$SSHD_QUOTA_PORT"
+
+    # sshd re-executes itself, so it must be started by its absolute path; -D: foreground, -e: log to stderr
+    launch sshd "$h/sshd.pid" /usr/sbin/sshd /usr/sbin/sshd -D -e -f "$h/sshd.conf"
+    # The quota instance runs with a file size limit of 1 MiB (ulimit -f counts KiB) and SIGXFSZ ignored:
+    # a write past the limit then fails with EFBIG instead of killing the sftp session, and the client
+    # gets SSH_FX_FAILURE. The limit is inherited by every session the instance forks.
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    launch sshd-quota "$h/sshd-quota.pid" /usr/sbin/sshd \
+        bash -c 'ulimit -f $(($1 / 1024)) && trap "" XFSZ && exec /usr/sbin/sshd -D -e -f "$2"' \
+        sshd-quota "$QUOTA_BYTES" "$h/sshd-quota.conf"
+
+    wait_until sshd "$h/sshd.pid" ssh_answers "$SSHD_PORT"
+    wait_until sshd-quota "$h/sshd-quota.pid" ssh_answers "$SSHD_QUOTA_PORT"
+    env_lines+=(
+        "SSH_USER=$TEST_USER" "SSH_PASSWORD_FILE=$dir/secrets/ssh-password"
+        "SSHD_PORT=$SSHD_PORT" "SSHD_PID_FILE=$h/sshd.pid" "SSH_HOME=$dir/data/home"
+        "SSHD_QUOTA_PORT=$SSHD_QUOTA_PORT" "SSHD_QUOTA_PID_FILE=$h/sshd-quota.pid"
+        "SSH_KEY_ED25519=$s/client_ed25519" "SSH_KEY_RSA=$s/client_rsa" "SSH_KEY_ECDSA=$s/client_ecdsa"
+        "SSH_KEY_ENCRYPTED=$s/client_encrypted" "SSH_KEY_PASSPHRASE_FILE=$dir/secrets/ssh-key-passphrase"
+        "SSH_KEY_UNAUTHORIZED=$s/client_other"
+        "SSH_KNOWN_HOSTS=$s/known_hosts" "SSH_KNOWN_HOSTS_CHANGED=$s/known_hosts_changed"
+        "SSH_KNOWN_HOSTS_EMPTY=$s/known_hosts_empty" "SSH_HOST_KEY_ED25519_PUB=$h/ssh_host_ed25519_key.pub"
+    )
+}
+
+# ---------------------------------------------------------------------------------------------------------
+
+cmd_stop() {
+    [[ -f $dir/run/started ]] || return 0
+    local name pidfile exe stopped=()
+    while read -r name pidfile exe; do
+        if stop_one "$name" "$pidfile" "$exe"; then stopped+=("$name"); fi
+    done <"$dir/run/started"
+    rm -f "$dir/run/started"
+    ((${#stopped[@]} == 0)) || say "stopped ${stopped[*]} ($dir)"
+}
+
+cmd_start() {
+    [[ $(id -u) -eq 0 ]] || die "start needs root (system user, PAM, sshd)"
+    local t0=$EPOCHREALTIME
+    cmd_stop
+    if [[ -e $dir ]]; then
+        # start wipes DIR: only ever a directory this script made (or an empty one)
+        [[ -f $dir/$MARKER || -z $(ls -A "$dir" 2>/dev/null) ]] ||
+            die "$dir exists and was not made by this script; refusing to wipe it"
+        rm -rf "$dir"
+    fi
+    port_free "$PROFTPD_EXPLICIT_PORT" "$PROFTPD_IMPLICIT_PORT" "$PROFTPD_PLAIN_PORT" "$PROFTPD_QUOTA_PORT" \
+        "$VSFTPD_PORT" "$SSHD_PORT" "$SSHD_QUOTA_PORT"
+
+    mkdir -p "$dir"
+    chmod 755 "$dir" # the test user must reach its data directories
+    touch "$dir/$MARKER"
+    mkdir "$dir/run" "$dir/logs" "$dir/data"
+    # a start that fails half-way leaves nothing running
+    trap 'cmd_stop' EXIT
+    env_lines=("SERVERS_DIR=$dir")
+
+    make_user "$dir/data/home"
+    user_dir "$dir/data/home"
+    make_secrets
+    make_tls
+    env_lines+=("FTP_USER=$TEST_USER" "FTP_PASSWORD_FILE=$dir/secrets/ftp-password")
+
+    start_proftpd
+    start_vsftpd
+    start_sshd
+
+    printf '%s\n' "${env_lines[@]}" >"$dir/servers.env.tmp"
+    mv "$dir/servers.env.tmp" "$dir/servers.env"
+    trap - EXIT
+    say "all servers up in $(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s;" \
+        "settings in $dir/servers.env"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# check: smoke tests with independent clients against a started DIR.
+
+# shellcheck disable=SC2153 # the upper-case variables come from servers.env
+cmd_check() {
+    [[ -f $dir/servers.env ]] || die "$dir/servers.env missing: run start first"
+    local key value
+    while IFS='=' read -r key value; do
+        [[ $key =~ ^[A-Z0-9_]+$ ]] && printf -v "$key" '%s' "$value"
+    done <"$dir/servers.env"
+
+    local failed=0 w=$dir/check pw
+    rm -rf "$w"
+    mkdir -p "$w"
+    pw=$(cat "$FTP_PASSWORD_FILE")
+    pass() { echo "PASS $*"; }
+    fail() { echo "FAIL $*"; failed=1; }
+    # ok DESCRIPTION CMD...: CMD must succeed; refused DESCRIPTION CMD...: CMD must fail
+    ok() {
+        local what=$1
+        shift
+        echo "== $what: $*" >>"$w/log"
+        if "$@" >>"$w/log" 2>&1; then pass "$what"; else fail "$what (see $w/log)"; fi
+    }
+    refused() {
+        local what=$1
+        shift
+        echo "== $what: $*" >>"$w/log"
+        if "$@" >>"$w/log" 2>&1; then fail "$what (it succeeded)"; else pass "$what"; fi
+    }
+
+    head -c $((5 * 1024 * 1024)) /dev/urandom >"$w/5m.bin"
+    head -c $((1536 * 1024)) /dev/urandom >"$w/1m5.bin"
+    head -c $((2 * 1024 * 1024)) /dev/urandom >"$w/2m.bin"
+    head -c $((100 * 1024)) /dev/urandom >"$w/100k.bin"
+
+    # --- FTP
+    fc() { curl -sS --max-time 30 --cacert "$TLS_CA_FILE" -u "$FTP_USER:$pw" "$@"; }
+    # ftp_roundtrip NAME BASE_URL [curl options]: upload as .part, rename over, download, compare, delete.
+    # curl runs -Q commands before changing directory, hence the absolute paths.
+    ftp_roundtrip() {
+        local name=$1 base=$2
+        shift 2
+        fc "$@" -T "$w/5m.bin" "$base/check-$name.part" &&
+            fc "$@" "$base/" -Q "RNFR /check-$name.part" -Q "RNTO /check-$name.bin" -l &&
+            fc "$@" -o "$w/$name.down" "$base/check-$name.bin" &&
+            cmp "$w/5m.bin" "$w/$name.down" &&
+            fc "$@" "$base/" -Q "DELE /check-$name.bin" -l
+    }
+    # last_reply CURL_ARGS...: the last 4xx/5xx reply of a curl -v run (first line of a multi-line reply)
+    last_reply() {
+        { fc -v "$@" 2>&1 || true; } | tr -d '\r' | tee -a "$w/log" | awk '
+            /^< [0-9][0-9][0-9]-/ { if (!multi) first = $0; multi = 1; next }
+            /^< [0-9][0-9][0-9] / { line = multi ? first : $0; multi = 0; if (line ~ /^< [45]/) r = line }
+            END { sub(/^< /, "", r); print r }'
+    }
+
+    local u=ftp://127.0.0.1:$PROFTPD_EXPLICIT_PORT reply rc
+    ok "proftpd $PROFTPD_EXPLICIT_PORT explicit TLS: upload, RNFR/RNTO, download (CA verified)" \
+        ftp_roundtrip explicit "$u" --ssl-reqd
+    ok "proftpd $PROFTPD_EXPLICIT_PORT: MLSD listing" fc --ssl-reqd -X MLSD "$u/"
+    ok "proftpd $PROFTPD_EXPLICIT_PORT: certificate valid for localhost" \
+        fc --ssl-reqd -l "ftp://localhost:$PROFTPD_EXPLICIT_PORT/"
+    refused "proftpd $PROFTPD_EXPLICIT_PORT: login without TLS refused" fc -l "$u/"
+    refused "proftpd $PROFTPD_EXPLICIT_PORT: wrong password refused" \
+        curl -sS --ssl-reqd --cacert "$TLS_CA_FILE" -u "$FTP_USER:wrong" -l "$u/"
+    refused "proftpd $PROFTPD_EXPLICIT_PORT: certificate refused without the test CA" \
+        curl -sS --ssl-reqd -u "$FTP_USER:$pw" -l "$u/"
+    ok "proftpd $PROFTPD_EXPLICIT_PORT: lftp (verifying the CA)" \
+        lftp -c "set ssl:ca-file $TLS_CA_FILE; set ftp:ssl-force true; set ftp:ssl-protect-data true;
+                 open -u $FTP_USER,$pw -p $PROFTPD_EXPLICIT_PORT 127.0.0.1; cls -l /"
+    ok "proftpd $PROFTPD_IMPLICIT_PORT implicit TLS: upload, RNFR/RNTO, download" \
+        ftp_roundtrip implicit "ftps://127.0.0.1:$PROFTPD_IMPLICIT_PORT"
+    ok "proftpd $PROFTPD_PLAIN_PORT without TLS: upload, RNFR/RNTO, download" \
+        ftp_roundtrip plain "ftp://127.0.0.1:$PROFTPD_PLAIN_PORT"
+
+    u=ftp://127.0.0.1:$VSFTPD_PORT
+    ok "vsftpd $VSFTPD_PORT: upload, RNFR/RNTO, download" ftp_roundtrip vsftpd "$u" --ssl-reqd
+    reply=$(last_reply --ssl-reqd -X MLSD "$u/")
+    if [[ $reply == 500* ]]; then pass "vsftpd $VSFTPD_PORT: MLSD refused: $reply"; else
+        fail "vsftpd $VSFTPD_PORT: MLSD not refused with 500 (got: ${reply:-no error})"; fi
+    refused "vsftpd $VSFTPD_PORT: login without TLS refused" fc -l "$u/"
+
+    u=ftp://127.0.0.1:$PROFTPD_QUOTA_PORT
+    ok "proftpd $PROFTPD_QUOTA_PORT quota: 100 KiB STOR works" fc --ssl-reqd -T "$w/100k.bin" "$u/small.bin"
+    # see start_proftpd: the client sees either the 552 or a cut data connection
+    fc -v --ssl-reqd -T "$w/1m5.bin" "$u/big.bin" >"$w/quota.log" 2>&1 && rc=0 || rc=$?
+    cat "$w/quota.log" >>"$w/log"
+    reply=$(tr -d '\r' <"$w/quota.log" | awk '/^< 552/ && !r { sub(/^< /, ""); r = $0 } END { print r }')
+    if [[ $rc == 70 && -n $reply ]]; then
+        pass "proftpd $PROFTPD_QUOTA_PORT quota: 1.5 MiB STOR refused: $reply (curl 70)"
+    elif [[ $rc == 55 ]]; then
+        pass "proftpd $PROFTPD_QUOTA_PORT quota: 1.5 MiB STOR refused: data connection cut before the 552 (curl 55)"
+    else
+        fail "proftpd $PROFTPD_QUOTA_PORT quota: 1.5 MiB STOR: curl $rc, reply ${reply:-none}"
+    fi
+    # the server may remove it just after the client gave up
+    gone() {
+        local i
+        for ((i = 0; i < 20; i++)); do [[ -e $1 ]] || return 0; sleep 0.1; done
+        return 1
+    }
+    ok "proftpd $PROFTPD_QUOTA_PORT quota: the refused file is removed" gone "$PROFTPD_QUOTA_ROOT/big.bin"
+    ok "proftpd $PROFTPD_QUOTA_PORT quota: DELE gives the space back" \
+        fc --ssl-reqd "$u/" -Q "DELE /small.bin" -l
+    head -c $((QUOTA_BYTES - 1024)) /dev/urandom >"$w/almost.bin"
+    ok "proftpd $PROFTPD_QUOTA_PORT quota: then a 1 MiB - 1 KiB STOR works" \
+        fc --ssl-reqd -T "$w/almost.bin" "$u/almost.bin" -Q "-DELE /almost.bin"
+
+    # --- SFTP
+    printf 'put %s check.part\nrename check.part check.bin\nget check.bin %s\nrm check.bin\n' \
+        "$w/100k.bin" "$w/sftp.down" >"$w/sftp.batch"
+    printf 'put %s big.bin\n' "$w/2m.bin" >"$w/sftp-big.batch"
+    # sftp_as PORT KNOWN_HOSTS [ssh options]: put, rename, get, compare, rm in batch mode, strict host key
+    # checking; $sftp_wrap (sshpass, env) is put in front of sftp
+    local -a sftp_wrap=()
+    sftp_as() {
+        local port=$1 kh=$2
+        shift 2
+        rm -f "$w/sftp.down"
+        # -b must come after the options: it adds BatchMode=yes, and ssh keeps the first value it is given
+        "${sftp_wrap[@]}" sftp -q -P "$port" -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$kh" \
+            -o IdentitiesOnly=yes -o ConnectTimeout=10 "$@" -b "$w/sftp.batch" "$SSH_USER@127.0.0.1" &&
+            cmp "$w/100k.bin" "$w/sftp.down"
+    }
+    local k var alg
+    for k in ED25519 RSA ECDSA; do
+        var=SSH_KEY_$k
+        ok "sshd $SSHD_PORT: sftp with the $k key" sftp_as "$SSHD_PORT" "$SSH_KNOWN_HOSTS" -i "${!var}"
+    done
+    printf '#!/bin/sh\nexec cat %s\n' "$SSH_KEY_PASSPHRASE_FILE" >"$w/askpass"
+    chmod 700 "$w/askpass"
+    sftp_wrap=(env SSH_ASKPASS="$w/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none)
+    ok "sshd $SSHD_PORT: sftp with the passphrase-protected key" \
+        sftp_as "$SSHD_PORT" "$SSH_KNOWN_HOSTS" -o BatchMode=no -i "$SSH_KEY_ENCRYPTED"
+    # sftp -b implies BatchMode=yes, which turns password authentication off
+    sftp_wrap=(sshpass -f "$SSH_PASSWORD_FILE")
+    ok "sshd $SSHD_PORT: sftp with the password (sshpass)" \
+        sftp_as "$SSHD_PORT" "$SSH_KNOWN_HOSTS" -o BatchMode=no -o PubkeyAuthentication=no
+    sftp_wrap=(sshpass -p wrong-password)
+    refused "sshd $SSHD_PORT: wrong password refused" \
+        sftp_as "$SSHD_PORT" "$SSH_KNOWN_HOSTS" -o BatchMode=no -o PubkeyAuthentication=no
+    sftp_wrap=()
+    refused "sshd $SSHD_PORT: unauthorized key refused" \
+        sftp_as "$SSHD_PORT" "$SSH_KNOWN_HOSTS" -i "$SSH_KEY_UNAUTHORIZED"
+    for alg in ssh-ed25519 rsa-sha2-512 ecdsa-sha2-nistp256; do
+        ok "sshd $SSHD_PORT: known_hosts accepts the $alg host key" \
+            sftp_as "$SSHD_PORT" "$SSH_KNOWN_HOSTS" -i "$SSH_KEY_ED25519" -o HostKeyAlgorithms=$alg
+        ok "sshd $SSHD_QUOTA_PORT: known_hosts accepts the $alg host key" \
+            sftp_as "$SSHD_QUOTA_PORT" "$SSH_KNOWN_HOSTS" -i "$SSH_KEY_ED25519" -o HostKeyAlgorithms=$alg
+        refused "sshd $SSHD_PORT: changed $alg host key refused" \
+            sftp_as "$SSHD_PORT" "$SSH_KNOWN_HOSTS_CHANGED" -i "$SSH_KEY_ED25519" -o HostKeyAlgorithms=$alg
+    done
+    refused "sshd $SSHD_PORT: unknown host refused (empty known_hosts)" \
+        sftp_as "$SSHD_PORT" "$SSH_KNOWN_HOSTS_EMPTY" -i "$SSH_KEY_ED25519"
+    ok "sshd $SSHD_PORT: presents the key in SSH_HOST_KEY_ED25519_PUB" \
+        grep -qF "$(cut -d' ' -f2 "$SSH_HOST_KEY_ED25519_PUB")" <(ssh-keyscan -t ed25519 -p "$SSHD_PORT" 127.0.0.1 2>/dev/null)
+
+    # sftp_big PORT: put a 2 MiB file
+    sftp_big() {
+        sftp -b "$w/sftp-big.batch" -P "$1" -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
+            -o IdentitiesOnly=yes -i "$SSH_KEY_ED25519" "$SSH_USER@127.0.0.1"
+    }
+    ok "sshd $SSHD_QUOTA_PORT quota: 100 KiB put works" sftp_as "$SSHD_QUOTA_PORT" "$SSH_KNOWN_HOSTS" -i "$SSH_KEY_ED25519"
+    if sftp_big "$SSHD_QUOTA_PORT" >"$w/sftp-big.log" 2>&1; then
+        fail "sshd $SSHD_QUOTA_PORT quota: 2 MiB put succeeded"
+    else
+        pass "sshd $SSHD_QUOTA_PORT quota: 2 MiB put refused: $(grep -m1 -iE 'couldn|fail' "$w/sftp-big.log" | tr -d '\r')"
+    fi
+    rm -f "$SSH_HOME/big.bin"
+    ok "sshd $SSHD_PORT (no quota): 2 MiB put works" sftp_big "$SSHD_PORT"
+    rm -f "$SSH_HOME/big.bin"
+
+    # --- nothing on 0.0.0.0
+    local port listening
+    for port in "$PROFTPD_EXPLICIT_PORT" "$PROFTPD_IMPLICIT_PORT" "$PROFTPD_PLAIN_PORT" "$PROFTPD_QUOTA_PORT" \
+        "$VSFTPD_PORT" "$SSHD_PORT" "$SSHD_QUOTA_PORT"; do
+        listening=$(ss -Hltn "sport = :$port" | awk '{print $4}' | sort -u | tr '\n' ' ')
+        if [[ $listening == "127.0.0.1:$port " ]]; then pass "port $port: listens on 127.0.0.1 only"; else
+            fail "port $port: listens on ${listening:-nothing}"; fi
+    done
+
+    rm -f "$w"/*.bin "$w"/*.down
+    ((failed == 0)) || { echo "check: some checks FAILED; client output in $w/log"; return 1; }
+    echo "check: all passed"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+
+usage() { echo "usage: $0 start|stop|check [DIR]" >&2; exit 64; }
+(($# >= 1 && $# <= 2)) || usage
+dir=${2:-${LIFEBOAT_TEST_SERVERS:-/tmp/lifeboat-servers}}
+[[ $dir == /* ]] || dir=$PWD/$dir
+dir=$(realpath -m "$dir")
+[[ $dir != / && $dir =~ ^[A-Za-z0-9/._+-]+$ ]] || die "DIR must be a plain path without spaces: $dir"
+env_lines=()
+case $1 in
+start) cmd_start ;;
+stop) cmd_stop ;;
+check) cmd_check ;;
+*) usage ;;
+esac
