@@ -19,10 +19,16 @@ public struct Agent: Sendable {
 
     /// The only place that knows concrete store backends.
     /// A configured `prefix` is applied by `PrefixedStore`, so names below it are the same on every store.
-    public func makeStore(_ store: StoreConfiguration) -> any Store {
+    public func makeStore(_ store: StoreConfiguration) throws -> any Store {
         let base: any Store =
             switch store.kind {
             case .local(let path): LocalStore(name: store.name, root: path)
+            case .ftp(let configuration, let allowInsecure):
+                RetryingStore(
+                    try FTPStore(name: store.name, configuration: configuration, allowInsecure: allowInsecure),
+                    logger: logger)
+            case .sftp(let configuration):
+                RetryingStore(SFTPStore(name: store.name, configuration: configuration), logger: logger)
             }
         return store.prefix.isEmpty ? base : PrefixedStore(base, prefix: store.prefix)
     }

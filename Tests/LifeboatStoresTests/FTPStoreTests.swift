@@ -241,3 +241,30 @@ import Testing
         #expect(FTPListing.parseModifyFact("2026") == nil)
     }
 }
+
+/// A measurement, not an assertion: uploads a file through ``FTPStore`` (explicit TLS) to the test
+/// proftpd and prints the throughput; compare with `curl --ssl-reqd -T` of the same file. Build
+/// with `swift build -c release --build-tests -Xswiftc -enable-testing`, then run
+/// `LIFEBOAT_THROUGHPUT=1 LIFEBOAT_THROUGHPUT_FILE=/path/1GiB.bin swift test -c release --skip-build
+/// --filter FTPThroughputCheck` (see `packaging/bench-stores.sh`).
+@Suite struct FTPThroughputCheck {
+    static let enabled = ProcessInfo.processInfo.environment["LIFEBOAT_THROUGHPUT"] == "1"
+
+    @Test(.enabled(if: enabled))
+    func uploadAFile() throws {
+        let servers = try TestServers.load()
+        let path = try #require(ProcessInfo.processInfo.environment["LIFEBOAT_THROUGHPUT_FILE"])
+        let store = try FTPStore(
+            name: "bench",
+            configuration: FTPStoreConfiguration(
+                host: "127.0.0.1", port: try servers.port("PROFTPD_EXPLICIT_PORT"), path: "throughput-check",
+                username: try servers["FTP_USER"], password: Secret(try servers.contents(ofFileIn: "FTP_PASSWORD_FILE")),
+                caFile: try servers["TLS_CA_FILE"]))
+        let started = Date()
+        let writer = try store.makeWriter(for: "lifeboat.bin")
+        let size = try FileSource(path: path).copy(to: writer, chunkSize: 64 << 10)
+        let stored = try writer.commit()
+        let seconds = Date().timeIntervalSince(started)
+        print("FTPStore upload: \(size) bytes in \(seconds) s = \(Double(size) / seconds / 1e6) MB/s (\(stored.verification ?? ""))")
+    }
+}

@@ -21,7 +21,7 @@ public enum BackupCommand {
         let lock = try JobLock(stateDirectory: agent.configuration.stateDirectory, job: job.name)
         defer { withExtendedLifetime(lock) {} }
 
-        let stores = storeConfigs.map(agent.makeStore)
+        let stores = try storeConfigs.map(agent.makeStore)
         let runner = BackupRunner(
             plan: agent.plan(for: job), stores: stores, logger: agent.logger,
             progress: json ? nil : TerminalProgress.ifTerminal("backup \(job.name)"))

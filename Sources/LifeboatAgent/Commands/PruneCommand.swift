@@ -13,7 +13,7 @@ public enum PruneCommand {
                 if !json { Console.out("\(config.name): no retention configured; nothing to do") }
                 continue
             }
-            let s = agent.makeStore(config)
+            let s = try agent.makeStore(config)
             for job in agent.configuration.jobs where job.stores.contains(config.name) {
                 let prefix = ObjectNaming(prefix: "").jobPrefix(host: agent.configuration.host, job: job.name)
                 do {

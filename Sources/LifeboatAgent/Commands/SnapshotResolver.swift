@@ -18,7 +18,7 @@ struct SnapshotResolver {
     func all() throws -> [Found] {
         var result: [Found] = []
         for config in try agent.selectStores(store) {
-            let s = agent.makeStore(config)
+            let s = try agent.makeStore(config)
             for entry in try SnapshotCatalog.list(store: s, prefix: "").snapshots
             where (host == nil || entry.sidecar.host == host) && (job == nil || entry.sidecar.job == job) {
                 result.append(Found(entry: entry, store: s))

@@ -11,7 +11,7 @@ public enum SnapshotsCommand {
         let configs = try agent.selectStores(store)
         for config in configs {
             do {
-                let listing = try SnapshotCatalog.list(store: agent.makeStore(config), prefix: "")
+                let listing = try SnapshotCatalog.list(store: try agent.makeStore(config), prefix: "")
                 entries += listing.snapshots
                 for problem in listing.problems { StandardError.write("warning: \(config.name): \(problem)\n") }
                 if !listing.orphans.isEmpty {

@@ -6,6 +6,7 @@ import LifeboatArchive
 import LifeboatBackup
 import LifeboatCore
 import LifeboatCrypto
+import LifeboatStores
 
 /// The agent's configuration, loaded from YAML (`/etc/lifeboat/lifeboat.yaml` by default).
 ///
@@ -70,6 +71,11 @@ public struct StoreConfiguration: Sendable {
     public enum Kind: Sendable {
         /// `kind: local`, `path`: a folder.
         case local(path: String)
+        /// `kind: ftp`: `url`, `tls`, `username`, `password`, `ca_file`, `allow_insecure`.
+        case ftp(FTPStoreConfiguration, allowInsecure: Bool)
+        /// `kind: sftp`: `host`, `port`, `username`, `path`, `password` or `private_key_file`
+        /// (+ `passphrase`), `known_hosts_file`.
+        case sftp(SFTPStoreConfiguration)
     }
 
     /// `name`: how jobs and the CLI refer to it.

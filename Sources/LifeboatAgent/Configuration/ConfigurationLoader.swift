@@ -6,6 +6,7 @@ import LifeboatArchive
 import LifeboatBackup
 import LifeboatCore
 import LifeboatCrypto
+import LifeboatStores
 import Yams
 
 /// Turns YAML into a validated `Configuration`, naming file, key path and line in every error.
@@ -18,7 +19,7 @@ struct ConfigurationLoader {
     /// than accepted and ignored, so nobody believes they are configured.
     static let unbuiltSections = ["notifications", "api", "firmware"]
     static let topLevelKeys = ["host", "state_dir", "pbx", "encryption", "compression", "sources", "stores", "jobs"]
-    static let unbuiltStoreKinds = ["ftp", "sftp", "s3", "gcs", "sharepoint"]
+    static let unbuiltStoreKinds = ["s3", "gcs", "sharepoint"]
     static let unbuiltSourceKinds = ["mariadb", "mysql"]
 
     func load(_ text: String) throws -> Configuration {
@@ -238,21 +239,113 @@ struct ConfigurationLoader {
         if Self.unbuiltStoreKinds.contains(kind) {
             throw kindNode.error("store kind '\(kind)' is not supported by this version yet (see the README)")
         }
-        guard kind == "local" else { throw kindNode.error("unknown store kind '\(kind)'; use local") }
-        let keys = try node.mapping(allowed: ["name", "kind", "path", "prefix", "retention"])
+        let common = ["name", "kind", "prefix", "retention"]
+        let allowed: [String]
+        switch kind {
+        case "local": allowed = common + ["path"]
+        case "ftp": allowed = common + ["url", "tls", "allow_insecure", "username", "password", "ca_file"]
+        case "sftp":
+            allowed = common + [
+                "host", "port", "username", "path", "password", "private_key_file", "passphrase", "known_hosts_file",
+            ]
+        default: throw kindNode.error("unknown store kind '\(kind)'; use local, ftp or sftp")
+        }
+        let keys = try node.mapping(allowed: allowed)
         guard let nameNode = keys["name"] else { throw node.error("missing key 'name'") }
         let name = try nameNode.nonEmptyString()
         try checkName(name, nameNode)
-        guard let pathNode = keys["path"] else { throw node.error("missing key 'path'") }
-        let path = try pathNode.nonEmptyString()
-        guard path.hasPrefix("/") else { throw pathNode.error("must be an absolute path") }
+        func required(_ key: String) throws -> ConfigNode {
+            guard let value = keys[key] else { throw node.error("missing key '\(key)'") }
+            return value
+        }
+        let storeKind: StoreConfiguration.Kind
+        switch kind {
+        case "ftp": storeKind = try parseFTPStore(keys, required: required)
+        case "sftp": storeKind = try parseSFTPStore(keys, required: required)
+        default:
+            let pathNode = try required("path")
+            let path = try pathNode.nonEmptyString()
+            guard path.hasPrefix("/") else { throw pathNode.error("must be an absolute path") }
+            storeKind = .local(path: path)
+        }
         let prefix = try keys["prefix"]?.string() ?? ""
         if prefix.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) {
             throw keys["prefix"]!.error("must not contain '.' or '..'")
         }
         return StoreConfiguration(
-            name: name, kind: .local(path: path), prefix: prefix,
+            name: name, kind: storeKind, prefix: prefix,
             retention: try keys["retention"].map(parseRetention) ?? RetentionPolicy())
+    }
+
+    private func parseFTPStore(_ keys: [String: ConfigNode], required: (String) throws -> ConfigNode) throws
+        -> StoreConfiguration.Kind
+    {
+        let urlNode = try required("url")
+        let text = try urlNode.nonEmptyString()
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
+            scheme == "ftp" || scheme == "ftps", let host = url.host, !host.isEmpty
+        else {
+            throw urlNode.error("expected ftp://HOST[:PORT]/FOLDER or ftps://HOST[:PORT]/FOLDER")
+        }
+        guard url.user == nil, url.password == nil else {
+            throw urlNode.error("put the username and password in 'username' and 'password', not in the URL")
+        }
+        var tls: FTPStoreConfiguration.TLSMode = scheme == "ftps" ? .implicit : .explicit
+        if let tlsNode = keys["tls"] {
+            let value = try tlsNode.string()
+            guard let mode = FTPStoreConfiguration.TLSMode(rawValue: value) else {
+                throw tlsNode.error("expected explicit, implicit or none, not '\(value)'")
+            }
+            if scheme == "ftps" && mode != .implicit {
+                throw tlsNode.error("an ftps:// URL means implicit TLS; use ftp:// for '\(value)'")
+            }
+            tls = mode
+        }
+        let allowInsecure = try keys["allow_insecure"]?.bool() ?? false
+        if tls == .none && !allowInsecure {
+            throw (keys["tls"] ?? urlNode).error(
+                "plain FTP sends the password and the archives in clear text; set allow_insecure: true to accept that")
+        }
+        let caFile = try keys["ca_file"].map { try readableFile($0) }
+        let configuration = FTPStoreConfiguration(
+            host: host, port: url.port, path: url.percentEncodedPath.removingPercentEncoding ?? url.path, tls: tls,
+            username: try required("username").nonEmptyString(), password: try parseSecret(required("password")),
+            caFile: caFile)
+        return .ftp(configuration, allowInsecure: allowInsecure)
+    }
+
+    private func parseSFTPStore(_ keys: [String: ConfigNode], required: (String) throws -> ConfigNode) throws
+        -> StoreConfiguration.Kind
+    {
+        let authentication: SFTPStoreConfiguration.Authentication
+        switch (keys["password"], keys["private_key_file"]) {
+        case (let password?, nil):
+            if let p = keys["passphrase"] { throw p.error("passphrase belongs to private_key_file") }
+            authentication = .password(try parseSecret(password))
+        case (nil, let keyNode?):
+            let path = try readableFile(keyNode)
+            _ = try SecretFile.read(path, describe: { keyNode.error($0) })  // private, like a password file
+            authentication = .privateKey(path: path, passphrase: try keys["passphrase"].map(parseSecret))
+        case (_?, let keyNode?):
+            throw keyNode.error("give either password or private_key_file, not both")
+        case (nil, nil):
+            throw try required("private_key_file").error("missing key 'private_key_file' or 'password'")
+        }
+        let configuration = SFTPStoreConfiguration(
+            host: try required("host").nonEmptyString(), port: try keys["port"]?.int(min: 1, max: 65535) ?? 22,
+            username: try required("username").nonEmptyString(), path: try keys["path"]?.string() ?? "",
+            authentication: authentication, knownHostsFile: try readableFile(required("known_hosts_file")))
+        return .sftp(configuration)
+    }
+
+    /// An absolute path to a file that exists.
+    private func readableFile(_ node: ConfigNode) throws -> String {
+        let path = try node.nonEmptyString()
+        guard path.hasPrefix("/") else { throw node.error("must be an absolute path") }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw node.error("cannot read \(path)")
+        }
+        return path
     }
 
     private func parseRetention(_ node: ConfigNode) throws -> RetentionPolicy {
