@@ -46,6 +46,8 @@ import Testing
         let archive = try #require(json["archive"] as? String)
         let stores = try #require(json["stores"] as? [[String: Any]])
         #expect(stores.map { $0["ok"] as? Bool } == [true, true, true])
+        #expect(stores[1]["verification"] as? String == "size via SIZE, sha256 via HASH")
+        #expect(stores[2]["verification"] as? String == "size via stat")
 
         // FTPS, fetched by curl with the CA, no -k.
         let password = try servers.contents(ofFileIn: "FTP_PASSWORD_FILE")

@@ -59,6 +59,7 @@ public enum BackupCommand {
                 "stores": result.outcomes.map { outcome -> [String: Any] in
                     var o: [String: Any] = ["store": outcome.store, "ok": outcome.succeeded]
                     if let e = outcome.error { o["error"] = e }
+                    if let v = outcome.verification { o["verification"] = v }
                     if let p = pruned[outcome.store] { o["pruned"] = p }
                     if let r = retentionErrors[outcome.store] { o["retention_error"] = r }
                     return o
@@ -75,6 +76,7 @@ public enum BackupCommand {
                     Console.out("  \(outcome.store): FAILED: \(error)")
                 } else {
                     var line = "  \(outcome.store): stored \(result.archiveName)"
+                    if let v = outcome.verification { line += " (checked: \(v))" }
                     if let p = pruned[outcome.store], !p.isEmpty { line += "; pruned \(p.joined(separator: ", "))" }
                     Console.out(line)
                 }

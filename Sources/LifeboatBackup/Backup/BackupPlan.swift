@@ -61,7 +61,15 @@ public struct StoreOutcome: Sendable {
     public var store: String
     /// The error, or nil when the snapshot is committed and verified there.
     public var error: String?
+    /// How the store confirmed the upload beyond its size, when it could (`StoredObject.verification`).
+    public var verification: String?
     public var succeeded: Bool { error == nil }
+
+    public init(store: String, error: String?, verification: String? = nil) {
+        self.store = store
+        self.error = error
+        self.verification = verification
+    }
 }
 
 /// The result of a backup run.

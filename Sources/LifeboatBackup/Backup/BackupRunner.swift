@@ -37,6 +37,7 @@ public final class BackupRunner {
         let id = SnapshotID.generate()
         var created = Date(timeIntervalSince1970: now().timeIntervalSince1970.rounded(.down))
         var outcomes: [String: String] = [:]
+        var verifications: [String: String] = [:]
         var cleaned: [String] = []
 
         // 1. Remove what interrupted runs of this job left behind.
@@ -119,6 +120,7 @@ public final class BackupRunner {
                 }
                 try target.store.put(ObjectNaming.sidecarName(forArchive: archiveName), bytes: sidecarBytes)
                 outcomes[target.store.name] = nil
+                verifications[target.store.name] = stored.verification
                 logger.info(
                     "Snapshot committed",
                     metadata: [
@@ -133,7 +135,9 @@ public final class BackupRunner {
             }
         }
 
-        let storeOutcomes = stores.map { StoreOutcome(store: $0.name, error: outcomes[$0.name]) }
+        let storeOutcomes = stores.map {
+            StoreOutcome(store: $0.name, error: outcomes[$0.name], verification: verifications[$0.name])
+        }
         return BackupResult(
             snapshot: id, archiveName: archiveName, sidecar: sidecar, outcomes: storeOutcomes,
             changedFiles: written.checksums.files.filter(\.changed).map(\.path), cleaned: cleaned)
