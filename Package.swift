@@ -66,6 +66,7 @@ let package = Package(
             name: "LifeboatAgent",
             dependencies: [
                 "LifeboatCore", "LifeboatCrypto", "LifeboatArchive", "LifeboatStores", "LifeboatBackup",
+                "LifeboatSchedule",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
