@@ -2,6 +2,7 @@
 # Upload throughput of the FTPS and SFTP stores against stock clients, side by side with hyperfine,
 # over loopback to the test servers (packaging/test-servers.sh):
 #   FTPStore (explicit TLS, SIZE + server-side SHA-256 check, rename) vs `curl --ssl-reqd -T`
+#   (and FTPStore with server_hash: false, which checks SIZE only)
 #   SFTPStore (.partial, size check, posix-rename)                     vs OpenSSH `sftp put`
 # Usage: packaging/bench-stores.sh [SIZE_MIB (default 1024)] [RUNS (default 3)]
 # Results: bench-out/stores.md (and hyperfine's JSON beside it).
@@ -42,7 +43,8 @@ store_test() {
 }
 
 hyperfine -r "$runs" -w 1 --export-json "$out/stores.json" --export-markdown "$out/stores.md" \
-    -n "FTPStore upload" "$(store_test FTPThroughputCheck)" \
+    -n "FTPStore upload" "$(store_test '\\.FTPThroughputCheck')" \
+    -n "FTPStore upload, server_hash: false" "LIFEBOAT_FTP_SERVER_HASH=0 $(store_test '\\.FTPThroughputCheck')" \
     -n "curl --ssl-reqd -T" "curl -sS --ssl-reqd --cacert $TLS_CA_FILE --netrc-file $netrc -T $file ftp://127.0.0.1:$PROFTPD_EXPLICIT_PORT/throughput-check/curl.bin --ftp-create-dirs" \
     -n "SFTPStore upload" "$(store_test SFTPThroughputCheck/uploadAFile)" \
     -n "sftp put" "sftp -q -P $SSHD_PORT -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$SSH_KNOWN_HOSTS -o IdentitiesOnly=yes -i $SSH_KEY_ED25519 -b $batch $SSH_USER@127.0.0.1"

@@ -62,6 +62,10 @@ import Testing
         #expect(proftpd.verification == "size via SIZE, sha256 via HASH")
         let vsftpd = try store(portKey: "VSFTPD_PORT", rootKey: "VSFTPD_ROOT").put("a/b.bin", bytes: [1, 2])
         #expect(vsftpd.verification == "size via SIZE")
+        var configuration = try store().configuration
+        configuration.serverHash = false
+        let sizeOnly = try FTPStore(name: "size-only", configuration: configuration).put("c.bin", bytes: [3])
+        #expect(sizeOnly.verification == "size via SIZE")
         let file = try servers["PROFTPD_ROOT"] + "/\(folder)/base/a/b.bin"
         #expect(FileManager.default.contents(atPath: file) == Data(StoreConformance.bytes(300_000)))
     }
@@ -259,7 +263,8 @@ import Testing
             configuration: FTPStoreConfiguration(
                 host: "127.0.0.1", port: try servers.port("PROFTPD_EXPLICIT_PORT"), path: "throughput-check",
                 username: try servers["FTP_USER"], password: Secret(try servers.contents(ofFileIn: "FTP_PASSWORD_FILE")),
-                caFile: try servers["TLS_CA_FILE"]))
+                caFile: try servers["TLS_CA_FILE"],
+                serverHash: ProcessInfo.processInfo.environment["LIFEBOAT_FTP_SERVER_HASH"] != "0"))
         let started = Date()
         let writer = try store.makeWriter(for: "lifeboat.bin")
         let size = try FileSource(path: path).copy(to: writer, chunkSize: 64 << 10)

@@ -243,7 +243,8 @@ struct ConfigurationLoader {
         let allowed: [String]
         switch kind {
         case "local": allowed = common + ["path"]
-        case "ftp": allowed = common + ["url", "tls", "allow_insecure", "username", "password", "ca_file"]
+        case "ftp":
+            allowed = common + ["url", "tls", "allow_insecure", "username", "password", "ca_file", "server_hash"]
         case "sftp":
             allowed = common + [
                 "host", "port", "username", "path", "password", "private_key_file", "passphrase", "known_hosts_file",
@@ -310,7 +311,7 @@ struct ConfigurationLoader {
         let configuration = FTPStoreConfiguration(
             host: host, port: url.port, path: url.percentEncodedPath.removingPercentEncoding ?? url.path, tls: tls,
             username: try required("username").nonEmptyString(), password: try parseSecret(required("password")),
-            caFile: caFile)
+            caFile: caFile, serverHash: try keys["server_hash"]?.bool() ?? true)
         return .ftp(configuration, allowInsecure: allowInsecure)
     }
 

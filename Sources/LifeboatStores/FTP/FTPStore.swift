@@ -184,7 +184,8 @@ public final class FTPStore: Store, @unchecked Sendable {
             response.headerLines.filter { $0.hasPrefix(" ") }
                 .map { $0.trimmingCharacters(in: .whitespaces).uppercased() })
         let hash: ServerFacts.HashCommand? =
-            features.contains { $0.hasPrefix("HASH") && $0.contains("SHA-256") }
+            !configuration.serverHash ? nil
+            : features.contains { $0.hasPrefix("HASH") && $0.contains("SHA-256") }
             ? .hash : features.contains { $0.hasPrefix("XSHA256") } ? .xsha256 : nil
         let facts = ServerFacts(home: home, mlsd: features.contains { $0.hasPrefix("MLST") }, hashCommand: hash)
         lock.withLock {
