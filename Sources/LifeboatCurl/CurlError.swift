@@ -49,6 +49,13 @@ public struct CurlError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The server refused the upload for lack of space or over quota (FTP 552/452, curl's
+    /// `CURLE_REMOTE_DISK_FULL`).
+    public var isStorageFull: Bool {
+        kind == .refused
+            && (responseCode == 552 || responseCode == 452 || code == Int(CURLE_REMOTE_DISK_FULL.rawValue))
+    }
+
     public var description: String {
         var text = message
         if let serverReply, !serverReply.isEmpty, !text.contains(serverReply) {

@@ -108,16 +108,3 @@ public final class RetryingStore: Store {
         try retrying("cleanup") { try base.removeIncomplete(prefix: prefix) }
     }
 }
-
-/// Passes bytes on and counts them.
-private final class CountingSink: ByteSink {
-    let base: any ByteSink
-    var count: Int64 = 0
-
-    init(_ base: any ByteSink) { self.base = base }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        try base.write(bytes)
-        count += Int64(bytes.count)
-    }
-}

@@ -95,7 +95,7 @@ import Testing
     }
 
     @Test func aClosedPortIsATransientErrorWithCurlsMessage() throws {
-        // Bind and close a socket to find a port nobody listens on.
+        // The port of a test server that has just been stopped: nobody listens there.
         let server = try HTTPTestServer()
         let port = server.port
         _ = consume server

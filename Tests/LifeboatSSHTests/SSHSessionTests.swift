@@ -113,7 +113,7 @@ import Testing
     @Test func aClosedPortIsARetryableConnectionError() throws {
         let servers = try TestServers.load()
         var configuration = try SSHTestSupport.configuration(servers)
-        configuration.port = try SSHTestSupport.closedPort()
+        configuration.port = try TestServers.closedPort()
         let error = try #require(throws: SSHError.self) { try SSHSession(configuration: configuration) }
         #expect(error.kind == .connection)
         #expect(error.isRetryable)

@@ -53,21 +53,15 @@ enum SSHTestSupport {
         }
         return String(decoding: data, as: UTF8.self)
     }
-
-    /// A TCP port on 127.0.0.1 where nothing listens (bound, then closed).
-    static func closedPort() throws -> Int {
-        let socket = try ListeningSocket(listen: false)
-        return socket.port
-    }
 }
 
-/// A socket bound on 127.0.0.1 at a free port; with `listen`, the kernel accepts connections that
-/// nobody ever answers (a server that never sends its SSH banner).
+/// A socket listening on 127.0.0.1 at a free port: the kernel accepts connections that nobody ever
+/// answers (a server that never sends its SSH banner).
 final class ListeningSocket {
     let fd: Int32
     let port: Int
 
-    init(listen shouldListen: Bool = true) throws {
+    init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd
         var address = sockaddr_in()
@@ -80,7 +74,7 @@ final class ListeningSocket {
                 bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
             }
         }
-        guard fd >= 0, bound, !shouldListen || listen(fd, 16) == 0 else {
+        guard fd >= 0, bound, listen(fd, 16) == 0 else {
             throw TestServers.Missing(description: "cannot bind a test socket: \(String(cString: strerror(errno)))")
         }
         port = Int(UInt16(bigEndian: address.sin_port))

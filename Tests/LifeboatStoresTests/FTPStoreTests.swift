@@ -124,7 +124,7 @@ import Testing
     }
 
     @Test func aClosedPortIsUnavailable() throws {
-        let closed = try SFTPStoreTests.closedPort()
+        let closed = try TestServers.closedPort()
         let configuration = FTPStoreConfiguration(
             host: "127.0.0.1", port: closed, username: "pbxtest", password: Secret("x"), connectTimeout: 5)
         let error = try #require(throws: StoreError.self) {

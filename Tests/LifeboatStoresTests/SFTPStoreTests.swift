@@ -152,7 +152,7 @@ import Testing
     // MARK: Failures
 
     @Test func aClosedPortIsUnavailable() throws {
-        let closed = try Self.closedPort()
+        let closed = try TestServers.closedPort()
         let store = try store(port: closed)
         let error = try #require(throws: StoreError.self) { _ = try store.stat("x.bin") }
         #expect(error.code == .unavailable)
@@ -242,23 +242,6 @@ import Testing
             // "256 SHA256:abc… comment (ED25519)"
             return output.split(separator: " ").dropFirst().first.map(String.init)
         }
-    }
-
-    /// A TCP port on 127.0.0.1 where nothing listens.
-    static func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        try #require(ok)
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     static func masterPID(_ servers: TestServers) throws -> pid_t {

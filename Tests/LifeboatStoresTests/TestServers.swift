@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The real servers that `packaging/test-servers.sh start` runs on 127.0.0.1, as described by the
 /// `servers.env` file it writes (`KEY=VALUE` lines, absolute paths).
 ///
@@ -47,6 +51,23 @@ struct TestServers {
     func port(_ key: String) throws -> Int {
         guard let port = Int(try self[key]) else { throw Missing(description: "\(key) in servers.env is not a port") }
         return port
+    }
+
+    /// A TCP port on 127.0.0.1 where nothing listens: bound to find a free one, then closed.
+    static func closedPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard fd >= 0, bound else { throw Missing(description: "no free TCP port on 127.0.0.1") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// The contents of the file a key names, e.g. a password file (`SSH_PASSWORD_FILE`).

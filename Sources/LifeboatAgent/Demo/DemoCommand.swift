@@ -86,7 +86,7 @@ public enum DemoCommand {
             }
             return path
         }
-        var template = Array((NSTemporaryDirectory() + "lifeboat-demo-XXXXXX").utf8CString)
+        var template = Array((NSTemporaryDirectory() + "lifeboat-demo-" + String(repeating: "X", count: 6)).utf8CString)
         guard let made = mkdtemp(&template) else {
             throw CommandError(.failure, "cannot create a demo folder: \(errnoText())")
         }

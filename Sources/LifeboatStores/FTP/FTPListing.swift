@@ -1,22 +1,12 @@
-/// One entry of an FTP directory listing.
-struct FTPListingEntry: Equatable {
-    enum Kind: Equatable { case file, directory, other }
-    var name: String
-    var kind: Kind
-    var size: Int64
-    /// Seconds since 1970, when the listing says (MLSD `modify`).
-    var modified: Int64?
-}
-
 /// Parses the two listing formats servers send: MLSD (RFC 3659, machine-readable facts) and the
 /// `ls -l`-style LIST that servers without MLSD (vsftpd) send.
 enum FTPListing {
     /// `type=file;size=123;modify=20261126023000; name` per line.
-    static func parseMLSD(_ text: String) -> [FTPListingEntry] {
+    static func parseMLSD(_ text: String) -> [FolderEntry] {
         text.split(whereSeparator: \.isNewline).compactMap { line in
             guard let space = line.firstIndex(of: " ") else { return nil }
             let name = String(line[line.index(after: space)...])
-            var kind = FTPListingEntry.Kind.other
+            var kind = FolderEntry.Kind.other
             var size: Int64 = 0
             var modified: Int64?
             for fact in line[..<space].split(separator: ";") {
@@ -36,13 +26,13 @@ enum FTPListing {
                 }
             }
             guard name != ".", name != "..", !name.isEmpty else { return nil }
-            return FTPListingEntry(name: name, kind: kind, size: size, modified: modified)
+            return FolderEntry(name: name, kind: kind, size: size, modified: modified)
         }
     }
 
     /// `-rw-r--r--    1 1001     1001          123 Nov 26 02:30 name` per line. The name is whatever
     /// follows the eighth field, so names with spaces survive; symbolic links (`l…`) are skipped.
-    static func parseLIST(_ text: String) -> [FTPListingEntry] {
+    static func parseLIST(_ text: String) -> [FolderEntry] {
         text.split(whereSeparator: \.isNewline).compactMap { line in
             var fields: [Substring] = []
             var rest = Substring(line)
@@ -55,8 +45,8 @@ enum FTPListing {
             guard rest.first == " " else { return nil }
             let name = String(rest.dropFirst())
             guard let type = fields[0].first, name != ".", name != "..", !name.isEmpty else { return nil }
-            let kind: FTPListingEntry.Kind = type == "-" ? .file : type == "d" ? .directory : .other
-            return FTPListingEntry(name: name, kind: kind, size: Int64(fields[4]) ?? 0, modified: nil)
+            let kind: FolderEntry.Kind = type == "-" ? .file : type == "d" ? .directory : .other
+            return FolderEntry(name: name, kind: kind, size: Int64(fields[4]) ?? 0, modified: nil)
         }
     }
 

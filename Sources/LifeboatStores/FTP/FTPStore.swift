@@ -117,11 +117,7 @@ public final class FTPStore: Store, @unchecked Sendable {
         return transfer
     }
 
-    private var rootURL: String {
-        let scheme = configuration.tls == .implicit ? "ftps" : "ftp"
-        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-        return "\(scheme)://\(host):\(configuration.port)/"
-    }
+    private var rootURL: String { configuration.serverURL }
 
     /// The URL of a store path; curl walks to it relative to the login folder (one `CWD` per part).
     func url(for storePath: String, directory: Bool = false) -> String {
@@ -215,7 +211,7 @@ public final class FTPStore: Store, @unchecked Sendable {
             return StoreError(.notFound, "\(prefix): \(error)", underlying: error)
         case .refused:
             if error.isRetryable { return StoreError(.unavailable, "\(prefix): \(error)", underlying: error) }
-            if error.responseCode == 552 || error.responseCode == 452 || error.code == 70 {
+            if error.isStorageFull {
                 return StoreError(
                     .storageFull, "\(prefix): the server is out of space or over quota (\(error))", underlying: error)
             }
@@ -253,28 +249,11 @@ public final class FTPStore: Store, @unchecked Sendable {
 
     private func walk(prefix: String) throws -> [StoredObject] {
         let facts = try serverFacts()
-        let folder = prefix.split(separator: "/", omittingEmptySubsequences: false).dropLast()
-            .joined(separator: "/")
-        var found: [StoredObject] = []
-        var pending = [folder]
-        while let dir = pending.popLast() {
-            for entry in try listDirectory(dir, facts) {
-                let path = dir.isEmpty ? entry.name : dir + "/" + entry.name
-                switch entry.kind {
-                case .file where path.hasPrefix(prefix):
-                    found.append(StoredObject(name: path, size: entry.size, modified: entry.modified))
-                case .directory where path.hasPrefix(prefix) || prefix.hasPrefix(path + "/"):
-                    pending.append(path)
-                default:
-                    break
-                }
-            }
-        }
-        return found.sorted { $0.name < $1.name }
+        return try FolderWalk.objects(prefix: prefix) { try listDirectory($0, facts) }
     }
 
     /// The entries of one folder; a folder that does not exist is empty.
-    private func listDirectory(_ dir: String, _ facts: ServerFacts) throws -> [FTPListingEntry] {
+    private func listDirectory(_ dir: String, _ facts: ServerFacts) throws -> [FolderEntry] {
         var transfer = baseTransfer(url: url(for: dir, directory: true))
         if facts.mlsd { transfer.method = "MLSD" }
         transfer.responseLimit = 64 << 20

@@ -46,10 +46,13 @@ public struct FTPStoreConfiguration: Sendable {
         self.serverHash = serverHash
     }
 
-    /// `ftp://host:port/path` or `ftps://…`, for messages (never with credentials).
-    public var displayURL: String {
+    /// `ftp://host:port/` or `ftps://…`: the login folder (never with credentials).
+    public var serverURL: String {
         let scheme = tls == .implicit ? "ftps" : "ftp"
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "\(scheme)://\(hostPart):\(port)/\(path)"
+        return "\(scheme)://\(hostPart):\(port)/"
     }
+
+    /// `ftp://host:port/path`, for messages.
+    public var displayURL: String { serverURL + path }
 }

@@ -79,33 +79,27 @@ public final class LocalStore: Store {
         guard LocalFiles.lstatOrNil(root) != nil else {
             throw StoreError(.notFound, "the folder of \(description) does not exist")
         }
-        // Start at the deepest folder the prefix names completely.
-        let folder = prefix.lastIndex(of: "/").map { String(prefix[..<$0]) } ?? ""
-        var result: [StoredObject] = []
-        func visit(_ relative: String) throws {
-            let absolute = relative.isEmpty ? root : path(relative)
+        return try FolderWalk.objects(prefix: prefix) { folder in
             let names: [String]
             do {
-                names = try LocalFiles.listDirectory(absolute)
+                names = try LocalFiles.listDirectory(folder.isEmpty ? root : path(folder))
             } catch let error as StoreError where error.code == .notFound {
-                return
+                return []
             }
-            for entry in names {
-                let rel = relative.isEmpty ? entry : relative + "/" + entry
-                guard let st = LocalFiles.lstatOrNil(path(rel)) else { continue }
-                switch st.st_mode & S_IFMT {
-                case S_IFDIR:
-                    if rel.hasPrefix(prefix) || prefix.hasPrefix(rel + "/") { try visit(rel) }
-                case S_IFREG where rel.hasPrefix(prefix):
-                    result.append(
-                        StoredObject(name: rel, size: Int64(st.st_size), modified: Int64(st.st_mtim.tv_sec)))
-                default:
-                    continue
+            return names.compactMap { name in
+                guard let st = LocalFiles.lstatOrNil(path(folder.isEmpty ? name : folder + "/" + name)) else {
+                    return nil
                 }
+                let kind: FolderEntry.Kind =
+                    switch st.st_mode & S_IFMT {
+                    case S_IFREG: .file
+                    case S_IFDIR: .directory
+                    default: .other
+                    }
+                return FolderEntry(
+                    name: name, kind: kind, size: Int64(st.st_size), modified: Int64(st.st_mtim.tv_sec))
             }
         }
-        try visit(folder)
-        return result.sorted { $0.name < $1.name }
     }
 }
 

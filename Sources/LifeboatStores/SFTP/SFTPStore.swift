@@ -119,31 +119,24 @@ public final class SFTPStore: Store, @unchecked Sendable {
     /// Every regular file under the store's folder whose name starts with `prefix`, in name order;
     /// a missing folder holds nothing.
     private func walk(prefix: String, client: SFTPClient) throws -> [StoredObject] {
-        // Start at the deepest folder the prefix names completely.
-        let folder = prefix.lastIndex(of: "/").map { String(prefix[..<$0]) } ?? ""
-        var result: [StoredObject] = []
-        func visit(_ relative: String) throws {
+        try FolderWalk.objects(prefix: prefix) { folder in
             let entries: [SFTPAttributes]
             do {
-                entries = try client.listDirectory(remotePath(relative))
+                entries = try client.listDirectory(remotePath(folder))
             } catch let error as SSHError where error.kind == .notFound {
-                return
+                return []
             }
-            for entry in entries {
-                guard let name = entry.name else { continue }
-                let path = relative.isEmpty ? name : relative + "/" + name
-                switch entry.type {
-                case .directory:
-                    if path.hasPrefix(prefix) || prefix.hasPrefix(path + "/") { try visit(path) }
-                case .regular where path.hasPrefix(prefix):
-                    result.append(StoredObject(name: path, size: entry.size, modified: entry.modified))
-                default:
-                    continue
-                }
+            return entries.compactMap { entry in
+                guard let name = entry.name else { return nil }
+                let kind: FolderEntry.Kind =
+                    switch entry.type {
+                    case .regular: .file
+                    case .directory: .directory
+                    case .symlink, .other: .other
+                    }
+                return FolderEntry(name: name, kind: kind, size: entry.size, modified: entry.modified)
             }
         }
-        try visit(folder)
-        return result.sorted { $0.name < $1.name }
     }
 
     // MARK: Sessions and errors
