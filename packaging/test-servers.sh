@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Real servers on 127.0.0.1 for the test suite: FTPS (proftpd, vsftpd) and SFTP (OpenSSH sshd).
+# Real servers on 127.0.0.1 for the test suite: FTPS (proftpd, vsftpd), SFTP (OpenSSH sshd), S3 (SeaweedFS)
+# and Google Cloud Storage (gcp-storage-emulator), the last two behind a fault-injecting proxy.
 #
 # Usage: packaging/test-servers.sh start|stop|check [DIR]
 #   start  stops whatever an earlier start left running in DIR, recreates DIR from scratch (config, keys,
@@ -18,6 +19,11 @@
 #   2124 proftpd, explicit TLS, 1 MiB quota  2122 vsftpd, explicit TLS, no MLSD
 #   2222 sshd (password + keys, sftp)        2223 sshd whose sftp cannot write files over 1 MiB
 #   passive data ports: proftpd 30000-30019, vsftpd 30100-30119
+#   8333 SeaweedFS S3 (weed mini; also opens its own master/volume/filer ports on 127.0.0.1)
+#   8334 fault proxy in front of 8333       9023 gcp-storage-emulator
+#   9024 fault proxy in front of 9023, also the OAuth2 token endpoint of the test service account
+# The S3 and GCS servers and the proxy (test-servers/fault_proxy.py) run from the Python virtualenv that
+# packaging/setup.sh makes ($LIFEBOAT_TEST_VENV, default /opt/lifeboat-test-venv).
 #
 # To add a server: write start_NAME (create its config under $dir, launch it with `launch`, wait for it
 # with `wait_until`, append its keys to $env_lines) and call it from cmd_start; cmd_stop needs no change.
@@ -28,6 +34,12 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 PROFTPD_EXPLICIT_PORT=2121 PROFTPD_IMPLICIT_PORT=2990 PROFTPD_PLAIN_PORT=2125 PROFTPD_QUOTA_PORT=2124
 VSFTPD_PORT=2122 SSHD_PORT=2222 SSHD_QUOTA_PORT=2223
+S3_PORT=8333 S3_PROXY_PORT=8334 GCS_PORT=9023 GCS_FRONT_PORT=9024
+readonly S3_BUCKET=pbx-backups GCS_BUCKET=pbx-backups
+readonly S3_ACCESS_KEY=PBXTESTACCESSKEY0001 S3_SECRET_KEY=pbxtest-secret-key-0123456789abcdef
+readonly S3_READONLY_ACCESS_KEY=PBXREADONLYKEY000001 S3_READONLY_SECRET_KEY=readonly-secret-key-0123456789abcd
+venv=${LIFEBOAT_TEST_VENV:-/opt/lifeboat-test-venv}
+proxy_script=$(realpath "$(dirname "$0")/test-servers/fault_proxy.py")
 readonly TEST_USER=pbxtest TEST_PASSWORD=pbxtest-pass KEY_PASSPHRASE=lifeboat-key-passphrase
 readonly QUOTA_BYTES=1048576 # both quota servers refuse to store more than 1 MiB
 readonly START_TIMEOUT=20    # seconds a server gets to answer
@@ -494,6 +506,103 @@ start_sshd() {
 }
 
 # ---------------------------------------------------------------------------------------------------------
+# S3: SeaweedFS `weed mini` (SigV4 checked against two identities) and the fault proxy in front of it.
+
+# s3_answers: a signed listing of the bucket succeeds (the port opens before IAM and the bucket are ready)
+s3_answers() {
+    env -u AWS_CA_BUNDLE "$venv/bin/python" - <<PY
+import boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:$S3_PORT", region_name="us-east-1",
+    aws_access_key_id="$S3_ACCESS_KEY", aws_secret_access_key="$S3_SECRET_KEY",
+    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+s3.list_objects_v2(Bucket="$S3_BUCKET", MaxKeys=1)
+PY
+}
+
+# http_answers URL: something answers HTTP there
+http_answers() { curl -s -o /dev/null --max-time 2 "$1"; }
+
+start_seaweed() {
+    local h=$dir/seaweed
+    mkdir -p "$h/data"
+    printf '%s' "$S3_SECRET_KEY" >"$dir/secrets/s3-secret"
+    printf '%s' "$S3_READONLY_SECRET_KEY" >"$dir/secrets/s3-readonly-secret"
+    chmod 600 "$dir/secrets/s3-secret" "$dir/secrets/s3-readonly-secret"
+    cat >"$h/s3.json" <<JSON
+{"identities": [
+  {"name": "pbxtest", "credentials": [{"accessKey": "$S3_ACCESS_KEY", "secretKey": "$S3_SECRET_KEY"}],
+   "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+  {"name": "readonly", "credentials": [{"accessKey": "$S3_READONLY_ACCESS_KEY", "secretKey": "$S3_READONLY_SECRET_KEY"}],
+   "actions": ["Read:$S3_BUCKET", "List:$S3_BUCKET"]}
+]}
+JSON
+    launch seaweed "$h/weed.pid" "$(realpath "$venv/bin/weed")" "$venv/bin/weed" mini -dir="$h/data" -ip=127.0.0.1 \
+        -ip.bind=127.0.0.1 -s3.port="$S3_PORT" -s3.config="$h/s3.json" -bucket="$S3_BUCKET" \
+        -master.telemetry=false -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0
+    launch s3-proxy "$h/proxy.pid" "$(realpath "$venv/bin/python")" "$venv/bin/python" "$proxy_script" \
+        --port "$S3_PROXY_PORT" --upstream "http://127.0.0.1:$S3_PORT"
+    wait_until seaweed "$h/weed.pid" s3_answers
+    wait_until s3-proxy "$h/proxy.pid" http_answers "http://127.0.0.1:$S3_PROXY_PORT/__lifeboat/log"
+    env_lines+=(
+        "S3_ENDPOINT=http://127.0.0.1:$S3_PORT" "S3_PROXY_ENDPOINT=http://127.0.0.1:$S3_PROXY_PORT"
+        "S3_REGION=us-east-1" "S3_BUCKET=$S3_BUCKET"
+        "S3_ACCESS_KEY_ID=$S3_ACCESS_KEY" "S3_SECRET_ACCESS_KEY_FILE=$dir/secrets/s3-secret"
+        "S3_READONLY_ACCESS_KEY_ID=$S3_READONLY_ACCESS_KEY"
+        "S3_READONLY_SECRET_ACCESS_KEY_FILE=$dir/secrets/s3-readonly-secret"
+        "SEAWEED_PID_FILE=$h/weed.pid" "S3_PROXY_PID_FILE=$h/proxy.pid" "TEST_PYTHON=$venv/bin/python"
+    )
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# GCS: gcp-storage-emulator, and the fault proxy in front of it as the OAuth2 token endpoint that checks
+# the service account's JWT and the bearer tokens it issued.
+
+# service_account NAME: an RSA key and a Google-style service-account JSON whose token_uri is the front
+service_account() {
+    local name=$1 g=$dir/gcs
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$g/$name.key" 2>/dev/null
+    openssl pkey -in "$g/$name.key" -pubout -out "$g/$name.pub.pem"
+    "$venv/bin/python" - "$g/$name.key" "$g/$name.json" "$name" "$GCS_FRONT_PORT" <<'PY'
+import json, secrets, sys
+key, out, name, port = sys.argv[1:]
+account = {
+    "type": "service_account", "project_id": "lifeboat-test", "private_key_id": secrets.token_hex(20),
+    "private_key": open(key).read(), "client_email": f"{name}@lifeboat-test.iam.gserviceaccount.com",
+    "client_id": str(secrets.randbelow(10**20)), "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+    "token_uri": f"http://127.0.0.1:{port}/token",
+    "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+}
+with open(out, "w") as f:
+    json.dump(account, f, indent=2)
+PY
+    chmod 600 "$g/$name.key" "$g/$name.json"
+}
+
+start_gcs() {
+    local g=$dir/gcs
+    mkdir -p "$g/data"
+    service_account lifeboat-backup
+    service_account untrusted
+    # the emulator keeps its files under the working directory
+    launch gcs-emulator "$g/emulator.pid" "$(realpath "$venv/bin/python")" \
+        bash -c 'cd "$1" && exec "$2" "$3" start --host 127.0.0.1 --port "$4" --default-bucket "$5" -q' \
+        gcs-emulator "$g/data" "$venv/bin/python" "$venv/bin/gcp-storage-emulator" "$GCS_PORT" "$GCS_BUCKET"
+    launch gcs-front "$g/front.pid" "$(realpath "$venv/bin/python")" "$venv/bin/python" "$proxy_script" \
+        --port "$GCS_FRONT_PORT" --upstream "http://127.0.0.1:$GCS_PORT" \
+        --token-public-key "$g/lifeboat-backup.pub.pem" \
+        --token-issuer "lifeboat-backup@lifeboat-test.iam.gserviceaccount.com"
+    wait_until gcs-emulator "$g/emulator.pid" http_answers "http://127.0.0.1:$GCS_PORT/storage/v1/b/$GCS_BUCKET"
+    wait_until gcs-front "$g/front.pid" http_answers "http://127.0.0.1:$GCS_FRONT_PORT/__lifeboat/log"
+    env_lines+=(
+        "GCS_EMULATOR_ENDPOINT=http://127.0.0.1:$GCS_PORT" "GCS_ENDPOINT=http://127.0.0.1:$GCS_FRONT_PORT"
+        "GCS_BUCKET=$GCS_BUCKET" "GCS_CREDENTIALS_FILE=$g/lifeboat-backup.json"
+        "GCS_UNTRUSTED_CREDENTIALS_FILE=$g/untrusted.json"
+        "GCS_EMULATOR_PID_FILE=$g/emulator.pid" "GCS_FRONT_PID_FILE=$g/front.pid"
+    )
+}
+
+# ---------------------------------------------------------------------------------------------------------
 
 cmd_stop() {
     [[ -f $dir/run/started ]] || return 0
@@ -516,7 +625,9 @@ cmd_start() {
         rm -rf "$dir"
     fi
     port_free "$PROFTPD_EXPLICIT_PORT" "$PROFTPD_IMPLICIT_PORT" "$PROFTPD_PLAIN_PORT" "$PROFTPD_QUOTA_PORT" \
-        "$VSFTPD_PORT" "$SSHD_PORT" "$SSHD_QUOTA_PORT"
+        "$VSFTPD_PORT" "$SSHD_PORT" "$SSHD_QUOTA_PORT" "$S3_PORT" "$S3_PROXY_PORT" "$GCS_PORT" "$GCS_FRONT_PORT"
+    [[ -x $venv/bin/weed && -x $venv/bin/gcp-storage-emulator ]] ||
+        die "$venv has no weed or gcp-storage-emulator: run packaging/setup.sh"
 
     mkdir -p "$dir"
     chmod 755 "$dir" # the test user must reach its data directories
@@ -535,6 +646,8 @@ cmd_start() {
     start_proftpd
     start_vsftpd
     start_sshd
+    start_seaweed
+    start_gcs
 
     printf '%s\n' "${env_lines[@]}" >"$dir/servers.env.tmp"
     mv "$dir/servers.env.tmp" "$dir/servers.env"

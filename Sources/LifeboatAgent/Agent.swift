@@ -29,8 +29,16 @@ public struct Agent: Sendable {
                     logger: logger)
             case .sftp(let configuration):
                 RetryingStore(SFTPStore(name: store.name, configuration: configuration), logger: logger)
+            case .s3(let configuration):
+                RetryingStore(try S3Store(name: store.name, configuration: configuration, logger: logger), logger: logger)
+            case .gcs(let settings):
+                RetryingStore(try makeGCSStore(name: store.name, settings), logger: logger)
             }
         return store.prefix.isEmpty ? base : PrefixedStore(base, prefix: store.prefix)
+    }
+
+    private func makeGCSStore(name: String, _ settings: GCSStoreSettings) throws -> any Store {
+        throw CommandError(.usage, "gcs store '\(name)': wiring pending")
     }
 
     /// The stores a command works on: all, or the one named.

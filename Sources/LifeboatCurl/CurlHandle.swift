@@ -165,6 +165,7 @@ private final class TransferContext {
     var body: CurlTransfer.Body?
     var bodyOffset = 0
     let sink: (any ByteSink)?
+    let sinkOnlyOnSuccess: Bool
     let limit: Int
     var collected: [UInt8] = []
     var headerLines: [String] = []
@@ -175,9 +176,24 @@ private final class TransferContext {
     init(_ transfer: CurlTransfer) {
         body = transfer.body
         sink = transfer.responseSink
+        sinkOnlyOnSuccess = transfer.responseSinkOnlyOnSuccess
         limit = transfer.responseLimit
         progress = transfer.progress
         cancellation = transfer.cancellation
+    }
+
+    /// The status of the last HTTP status line received so far; 0 before any.
+    var httpStatus: Int {
+        guard let line = headerLines.last(where: { $0.hasPrefix("HTTP/") }) else { return 0 }
+        let fields = line.split(separator: " ", maxSplits: 2)
+        return fields.count >= 2 ? Int(fields[1]) ?? 0 : 0
+    }
+
+    /// Where the body goes: the sink, or memory (no sink, or an HTTP error answer).
+    var bodySink: (any ByteSink)? {
+        guard let sink else { return nil }
+        if sinkOnlyOnSuccess, !(200..<300).contains(httpStatus) { return nil }
+        return sink
     }
 
     /// The last line that starts with a three-digit reply code (FTP, SMTP).
@@ -220,7 +236,7 @@ private enum Callbacks {
         let n = size * count
         guard let buffer, n > 0 else { return n }
         let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
-        if let sink = context.sink {
+        if let sink = context.bodySink {
             do {
                 try sink.write(bytes)
             } catch {

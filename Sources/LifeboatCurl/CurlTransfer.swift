@@ -34,6 +34,9 @@ public struct CurlTransfer {
     /// Response body goes here; when nil it is collected in memory up to `responseLimit`.
     public var responseSink: (any ByteSink)?
     public var responseLimit = 4 << 20
+    /// HTTP: only a 2xx answer's body goes to `responseSink`; any other answer's body (an error
+    /// document) is collected in memory up to `responseLimit` instead.
+    public var responseSinkOnlyOnSuccess = false
     /// A PEM bundle of certificate authorities to trust instead of the system's.
     public var caFile: String?
     public var tlsUpgrade: TLSUpgrade = .none

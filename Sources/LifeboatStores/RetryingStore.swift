@@ -26,34 +26,24 @@ public struct RetryPolicy: Sendable {
     }
 }
 
-/// Tries a store's operations again when they fail with a retryable error (the store could not be
-/// reached, the connection broke, the server answered with a transient failure) — never after a
-/// refused login, a missing object or an integrity failure.
-///
-/// An upload in progress is not replayed: once bytes have gone to a writer, a failure ends that
-/// upload (the caller holds the stream, not this decorator); opening the upload and every other
-/// operation are retried.
-public final class RetryingStore: Store {
-    public let base: any Store
+/// Runs an operation, trying again after retryable store errors as a ``RetryPolicy`` says; shared
+/// by ``RetryingStore`` and the stores that retry pieces of one upload (S3 parts, GCS chunks).
+public struct Retrier: Sendable {
     public let policy: RetryPolicy
-    private let logger: Logger?
-    private let sleep: @Sendable (Double) -> Void
+    let logger: Logger?
+    let sleep: @Sendable (Double) -> Void
 
     public init(
-        _ base: any Store, policy: RetryPolicy = RetryPolicy(), logger: Logger? = nil,
+        policy: RetryPolicy = RetryPolicy(), logger: Logger? = nil,
         sleep: @escaping @Sendable (Double) -> Void = { usleep(useconds_t($0 * 1_000_000)) }
     ) {
-        self.base = base
         self.policy = policy
         self.logger = logger
         self.sleep = sleep
     }
 
-    public var name: String { base.name }
-    public var description: String { base.description }
-
-    /// Runs `body`, trying again after retryable store errors.
-    public func retrying<T>(_ what: String, _ body: () throws -> T) throws -> T {
+    /// Runs `body`, trying again after retryable store errors; `store` and `what` name it in logs.
+    public func run<T>(_ what: String, store: String, _ body: () throws -> T) throws -> T {
         var attempt = 1
         while true {
             do {
@@ -63,13 +53,43 @@ public final class RetryingStore: Store {
                 logger?.warning(
                     "Store operation failed; trying again",
                     metadata: [
-                        "store": "\(base.name)", "operation": "\(what)", "attempt": "\(attempt)",
+                        "store": "\(store)", "operation": "\(what)", "attempt": "\(attempt)",
                         "wait_seconds": "\(Int(wait.rounded(.up)))", "error": "\(error)",
                     ])
                 sleep(wait)
                 attempt += 1
             }
         }
+    }
+}
+
+/// Tries a store's operations again when they fail with a retryable error (the store could not be
+/// reached, the connection broke, the server answered with a transient failure) — never after a
+/// refused login, a missing object or an integrity failure.
+///
+/// An upload in progress is not replayed: once bytes have gone to a writer, a failure ends that
+/// upload (the caller holds the stream, not this decorator); opening the upload and every other
+/// operation are retried.
+public final class RetryingStore: Store {
+    public let base: any Store
+    private let retrier: Retrier
+
+    public init(
+        _ base: any Store, policy: RetryPolicy = RetryPolicy(), logger: Logger? = nil,
+        sleep: @escaping @Sendable (Double) -> Void = { usleep(useconds_t($0 * 1_000_000)) }
+    ) {
+        self.base = base
+        self.retrier = Retrier(policy: policy, logger: logger, sleep: sleep)
+    }
+
+    public var policy: RetryPolicy { retrier.policy }
+
+    public var name: String { base.name }
+    public var description: String { base.description }
+
+    /// Runs `body`, trying again after retryable store errors.
+    public func retrying<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        try retrier.run(what, store: base.name, body)
     }
 
     public func makeWriter(for objectName: String) throws -> any ObjectWriter {

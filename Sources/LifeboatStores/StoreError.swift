@@ -45,3 +45,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         return message
     }
 }
+
+extension StoreError {
+    /// A failed TLS handshake or certificate check, with what to do about it.
+    static func tls(_ prefix: String, _ error: any Error, caFile: String?) -> StoreError {
+        let hint =
+            caFile == nil
+            ? "; if the server's certificate comes from a private CA, set ca_file"
+            : "; check that ca_file holds the CA that signed the server's certificate"
+        return StoreError(.unauthorized, "\(prefix): TLS failed: \(error)\(hint)", underlying: error)
+    }
+}

@@ -16,12 +16,7 @@ import Testing
         var delays: [Int] = [0, 5, 20, 50, 100, 200, 400]
         for _ in 0..<5 { delays.append(Int.random(in: 0...600)) }
         for delay in delays {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Harness.binary)
-            process.arguments = ["backup", "--config", f.config]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try Harness.spawn(["backup", "--config", f.config])
             usleep(useconds_t(delay * 1000))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

@@ -71,6 +71,17 @@ enum Harness {
         try run(binary, arguments, environment: environment)
     }
 
+    /// Starts `lifeboat` in the background, output discarded (for tests that kill it).
+    static func spawn(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     /// Runs a shell pipeline (for stock-tool interop).
     @discardableResult
     static func shell(_ script: String) throws -> Result {

@@ -7,7 +7,10 @@ import Testing
 /// The behaviour every `Store` backend must show. Each backend's suite calls `run` with a fresh,
 /// empty store (and a unique prefix, so runs never see each other's objects).
 enum StoreConformance {
-    static func run(_ store: any Store, prefix: String) throws {
+    /// `interruptedUploadsLeaveTraces`: whether an upload that was neither committed nor aborted
+    /// leaves something for `removeIncomplete` (false for stores whose small uploads are a single
+    /// request, like S3 below its multipart threshold).
+    static func run(_ store: any Store, prefix: String, interruptedUploadsLeaveTraces: Bool = true) throws {
         try putThenGetRoundTrips(store, prefix)
         try nothingIsVisibleBeforeCommit(store, prefix)
         try abortLeavesNothing(store, prefix)
@@ -15,7 +18,7 @@ enum StoreConformance {
         try statAndDelete(store, prefix)
         try overwriteReplacesWhole(store, prefix)
         try largeObjectsStream(store, prefix)
-        try removeIncompleteCleansInterruptedUploads(store, prefix)
+        try removeIncompleteCleansInterruptedUploads(store, prefix, leavesTrace: interruptedUploadsLeaveTraces)
         try invalidNamesAreRefused(store, prefix)
     }
 
@@ -127,7 +130,9 @@ enum StoreConformance {
         #expect(!checker.mismatch)
     }
 
-    static func removeIncompleteCleansInterruptedUploads(_ store: any Store, _ prefix: String) throws {
+    static func removeIncompleteCleansInterruptedUploads(
+        _ store: any Store, _ prefix: String, leavesTrace: Bool = true
+    ) throws {
         let name = "\(prefix)/crash/x.bin"
         // An upload whose writer is never committed nor aborted (the process was killed).
         var writer: (any ObjectWriter)? = try store.makeWriter(for: name)
@@ -137,7 +142,7 @@ enum StoreConformance {
         #expect(try store.stat(name) == nil)
         #expect(try store.list(prefix: "\(prefix)/crash/").isEmpty)
         let removed = try store.removeIncomplete(prefix: "\(prefix)/crash/")
-        #expect(removed.count == 1)
+        #expect(removed.count == (leavesTrace ? 1 : 0))
         #expect(try store.removeIncomplete(prefix: "\(prefix)/crash/").isEmpty)
         leftovers.release()
     }

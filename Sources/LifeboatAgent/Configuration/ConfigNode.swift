@@ -65,6 +65,27 @@ struct ConfigNode {
         return value
     }
 
+    /// A size in bytes: a whole number, optionally with a unit `KiB`, `MiB`, `GiB` (powers of 1024)
+    /// or `KB`, `MB`, `GB` (powers of 1000), e.g. `16MiB`, `64 MiB`.
+    func byteSize(min: Int? = nil, max: Int? = nil) throws -> Int {
+        guard case .scalar(let s) = node, !isNull else { throw error("expected a size such as 16MiB") }
+        let text = s.string.trimmingCharacters(in: .whitespaces)
+        let digits = text.prefix { $0.isNumber }
+        let unit = text.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        let factors: [String: Int] = [
+            "": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 1000, "MB": 1_000_000,
+            "GB": 1_000_000_000,
+        ]
+        guard let number = Int(digits), let factor = factors[unit] else {
+            throw error("expected a size such as 16MiB (units: KiB, MiB, GiB, KB, MB, GB), not '\(text)'")
+        }
+        let value = number.multipliedReportingOverflow(by: factor)
+        guard !value.overflow else { throw error("size '\(text)' is too large") }
+        if let min, value.partialValue < min { throw error("must be at least \(min) bytes, not '\(text)'") }
+        if let max, value.partialValue > max { throw error("must be at most \(max) bytes, not '\(text)'") }
+        return value.partialValue
+    }
+
     func bool() throws -> Bool {
         guard case .scalar(let s) = node else { throw error("expected true or false") }
         switch s.string.lowercased() {

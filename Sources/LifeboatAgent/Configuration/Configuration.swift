@@ -76,6 +76,12 @@ public struct StoreConfiguration: Sendable {
         /// `kind: sftp`: `host`, `port`, `username`, `path`, `password` or `private_key_file`
         /// (+ `passphrase`), `known_hosts_file`.
         case sftp(SFTPStoreConfiguration)
+        /// `kind: s3`: `endpoint`, `region`, `bucket`, `path_style`, `access_key_id`,
+        /// `secret_access_key`, `multipart_threshold`, `part_size`, `concurrency`, `storage_class`,
+        /// `object_lock: {mode, days}`, `ca_file`.
+        case s3(S3StoreConfiguration)
+        /// `kind: gcs`: `bucket`, `credentials_file`, `endpoint`, `chunk_size`, `ca_file`.
+        case gcs(GCSStoreSettings)
     }
 
     /// `name`: how jobs and the CLI refer to it.
@@ -120,4 +126,18 @@ extension Configuration {
         return try ConfigurationLoader(file: path, environment: environment, fileReadableByOthers: readableByOthers)
             .load(text)
     }
+}
+
+/// A `kind: gcs` store as configured; the service-account file is read when the store is made.
+public struct GCSStoreSettings: Sendable {
+    public var bucket: String
+    /// `credentials_file`: a Google service-account key (JSON).
+    public var credentialsFile: String
+    public var credentialsLine: Int?
+    /// `endpoint`: the JSON API base, for emulators (default https://storage.googleapis.com).
+    public var endpoint: URL?
+    /// `chunk_size`: bytes per resumable-upload request, a multiple of 256 KiB.
+    public var chunkSize: Int?
+    public var chunkSizeLine: Int?
+    public var caFile: String?
 }

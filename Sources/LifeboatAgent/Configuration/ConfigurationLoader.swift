@@ -19,7 +19,7 @@ struct ConfigurationLoader {
     /// than accepted and ignored, so nobody believes they are configured.
     static let unbuiltSections = ["notifications", "api", "firmware"]
     static let topLevelKeys = ["host", "state_dir", "pbx", "encryption", "compression", "sources", "stores", "jobs"]
-    static let unbuiltStoreKinds = ["s3", "gcs", "sharepoint"]
+    static let unbuiltStoreKinds = ["sharepoint"]
     static let unbuiltSourceKinds = ["mariadb", "mysql"]
 
     func load(_ text: String) throws -> Configuration {
@@ -249,7 +249,14 @@ struct ConfigurationLoader {
             allowed = common + [
                 "host", "port", "username", "path", "password", "private_key_file", "passphrase", "known_hosts_file",
             ]
-        default: throw kindNode.error("unknown store kind '\(kind)'; use local, ftp or sftp")
+        case "s3":
+            allowed = common + [
+                "endpoint", "region", "bucket", "path_style", "access_key_id", "secret_access_key",
+                "multipart_threshold", "part_size", "concurrency", "storage_class", "object_lock", "ca_file",
+            ]
+        case "gcs":
+            allowed = common + ["bucket", "credentials_file", "endpoint", "chunk_size", "ca_file"]
+        default: throw kindNode.error("unknown store kind '\(kind)'; use local, ftp, sftp, s3 or gcs")
         }
         let keys = try node.mapping(allowed: allowed)
         guard let nameNode = keys["name"] else { throw node.error("missing key 'name'") }
@@ -263,6 +270,8 @@ struct ConfigurationLoader {
         switch kind {
         case "ftp": storeKind = try parseFTPStore(keys, required: required)
         case "sftp": storeKind = try parseSFTPStore(keys, required: required)
+        case "s3": storeKind = try parseS3Store(keys, node: node, required: required)
+        case "gcs": storeKind = try parseGCSStore(keys, required: required)
         default:
             let pathNode = try required("path")
             let path = try pathNode.nonEmptyString()
@@ -337,6 +346,67 @@ struct ConfigurationLoader {
             username: try required("username").nonEmptyString(), path: try keys["path"]?.string() ?? "",
             authentication: authentication, knownHostsFile: try readableFile(required("known_hosts_file")))
         return .sftp(configuration)
+    }
+
+    private func parseS3Store(
+        _ keys: [String: ConfigNode], node: ConfigNode, required: (String) throws -> ConfigNode
+    ) throws -> StoreConfiguration.Kind {
+        let endpointNode = try required("endpoint")
+        let endpointText = try endpointNode.nonEmptyString()
+        guard let endpoint = URL(string: endpointText), let scheme = endpoint.scheme?.lowercased(),
+            scheme == "https" || scheme == "http", endpoint.host?.isEmpty == false
+        else {
+            throw endpointNode.error("expected https://HOST[:PORT], e.g. https://s3.eu-central-1.amazonaws.com")
+        }
+        guard endpoint.user == nil, endpoint.password == nil, endpoint.query == nil else {
+            throw endpointNode.error("the endpoint is scheme, host and port only; credentials go in access_key_id and secret_access_key")
+        }
+        var objectLock: S3StoreConfiguration.ObjectLock?
+        if let lockNode = keys["object_lock"] {
+            let lock = try lockNode.mapping(allowed: ["mode", "days"])
+            guard let modeNode = lock["mode"] else { throw lockNode.error("missing key 'mode'") }
+            let modeText = try modeNode.string()
+            guard let mode = S3StoreConfiguration.ObjectLock.Mode(rawValue: modeText.uppercased()) else {
+                throw modeNode.error("expected governance or compliance, not '\(modeText)'")
+            }
+            guard let daysNode = lock["days"] else { throw lockNode.error("missing key 'days'") }
+            objectLock = .init(mode: mode, days: try daysNode.int(min: 1, max: 36_500))
+        }
+        let partSize = try keys["part_size"]?.byteSize(min: S3StoreConfiguration.minimumPartSize, max: 5 << 30) ?? 16 << 20
+        let configuration = S3StoreConfiguration(
+            endpoint: endpoint, region: try keys["region"]?.nonEmptyString() ?? "us-east-1",
+            bucket: try required("bucket").nonEmptyString(), pathStyle: try keys["path_style"]?.bool() ?? false,
+            accessKeyID: try parseIdentifier(required("access_key_id")),
+            secretAccessKey: try parseSecret(required("secret_access_key")),
+            multipartThreshold: try keys["multipart_threshold"]?.byteSize(min: 1, max: 5 << 30) ?? 64 << 20,
+            partSize: partSize, concurrency: try keys["concurrency"]?.int(min: 1, max: 64) ?? 4,
+            storageClass: try keys["storage_class"]?.nonEmptyString(), objectLock: objectLock,
+            caFile: try keys["ca_file"].map { try readableFile($0) })
+        if let problem = configuration.problem { throw node.error(problem) }
+        return .s3(configuration)
+    }
+
+    private func parseGCSStore(_ keys: [String: ConfigNode], required: (String) throws -> ConfigNode) throws
+        -> StoreConfiguration.Kind
+    {
+        let credentialsNode = try required("credentials_file")
+        let credentialsFile = try readableFile(credentialsNode)
+        _ = try SecretFile.read(credentialsFile, describe: { credentialsNode.error($0) })  // holds a private key
+        var endpoint: URL?
+        if let endpointNode = keys["endpoint"] {
+            let text = try endpointNode.nonEmptyString()
+            guard let url = URL(string: text), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+                throw endpointNode.error("expected https://HOST[:PORT], e.g. https://storage.googleapis.com")
+            }
+            endpoint = url
+        }
+        return .gcs(
+            GCSStoreSettings(
+                bucket: try required("bucket").nonEmptyString(), credentialsFile: credentialsFile,
+                credentialsLine: credentialsNode.line, endpoint: endpoint,
+                chunkSize: try keys["chunk_size"]?.byteSize(min: 256 << 10, max: 1 << 30),
+                chunkSizeLine: keys["chunk_size"]?.line,
+                caFile: try keys["ca_file"].map { try readableFile($0) }))
     }
 
     /// An absolute path to a file that exists.
@@ -441,6 +511,13 @@ struct ConfigurationLoader {
             return Secret(value)
         }
         throw node.error("expected secret_file or secret_env")
+    }
+
+    /// A value that may be written as text or, like a secret, taken from a file or the environment
+    /// (an access key id: not a secret, but often kept beside one).
+    private func parseIdentifier(_ node: ConfigNode) throws -> String {
+        if case .scalar = node.node { return try node.nonEmptyString() }
+        return try parseSecret(node).reveal().trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private func checkName(_ name: String, _ node: ConfigNode?) throws {

@@ -5,52 +5,28 @@ import LifeboatCore
 /// Incremental SHA-256 through OpenSSL's EVP digest API; also a `ByteSink` that hashes what it is
 /// given.
 public final class SHA256Hasher: ByteSink {
-    private let context: OpaquePointer
-    private var digest: [UInt8]?
+    private let digest = MessageDigest(.sha256)
 
-    public init() {
-        guard let context = EVP_MD_CTX_new() else {
-            fatalError("\(CryptoError.openSSL("EVP_MD_CTX_new"))")
-        }
-        guard EVP_DigestInit_ex(context, OpenSSLAlgorithms.shared.sha256, nil) == 1 else {
-            fatalError("\(CryptoError.openSSL("EVP_DigestInit_ex(SHA256)"))")
-        }
-        self.context = context
-    }
-
-    deinit { EVP_MD_CTX_free(context) }
+    public init() {}
 
     /// Adds `bytes` to the hash. Must not be called after `finalize()`.
     public func update(_ bytes: UnsafeRawBufferPointer) {
-        precondition(digest == nil, "SHA256Hasher.update after finalize")
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-        guard EVP_DigestUpdate(context, base, bytes.count) == 1 else {
-            fatalError("\(CryptoError.openSSL("EVP_DigestUpdate"))")
-        }
+        digest.update(bytes)
     }
 
     /// `ByteSink` conformance: hashes `bytes`.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        update(bytes)
+        digest.update(bytes)
     }
 
     /// Returns the 32-byte digest. Finalize once; a second call returns the same digest.
     public func finalize() -> [UInt8] {
-        if let digest { return digest }
-        var out = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        guard EVP_DigestFinal_ex(context, &out, &length) == 1, length == 32 else {
-            fatalError("\(CryptoError.openSSL("EVP_DigestFinal_ex"))")
-        }
-        digest = out
-        return out
+        digest.finalize()
     }
 
     /// SHA-256 of `bytes`.
     public static func hash(_ bytes: [UInt8]) -> [UInt8] {
-        let hasher = SHA256Hasher()
-        bytes.withUnsafeBytes { hasher.update($0) }
-        return hasher.finalize()
+        MessageDigest.hash(.sha256, bytes)
     }
 
     /// SHA-256 of the file at `path`, read in 256 KiB pieces.

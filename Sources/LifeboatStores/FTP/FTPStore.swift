@@ -202,11 +202,7 @@ public final class FTPStore: Store, @unchecked Sendable {
                 .unauthorized, "\(prefix): the server refused the login of '\(configuration.username)' (\(error))",
                 underlying: error)
         case .tls:
-            let hint =
-                configuration.caFile == nil
-                ? "; if the server's certificate comes from a private CA, set ca_file"
-                : "; check that ca_file holds the CA that signed the server's certificate"
-            return StoreError(.unauthorized, "\(prefix): TLS failed: \(error)\(hint)", underlying: error)
+            return .tls(prefix, error, caFile: configuration.caFile)
         case .remoteAccess:
             return StoreError(.notFound, "\(prefix): \(error)", underlying: error)
         case .refused:

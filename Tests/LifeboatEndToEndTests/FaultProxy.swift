@@ -1,0 +1,1 @@
+../LifeboatStoresTests/FaultProxy.swift
