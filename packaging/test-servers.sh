@@ -8,7 +8,8 @@
 #          writes DIR/servers.env (KEY=VALUE lines, absolute paths, no quoting) for the tests to read.
 #   stop   stops what start started (by the pid files it recorded) and waits for it to exit; safe when
 #          nothing runs.
-#   check  smoke-tests the running servers with independent clients (curl, lftp, sftp, sshpass) and prints
+#   check  smoke-tests the running servers with independent clients (curl, lftp, sftp, sshpass, rclone,
+#          boto3, and test-servers/check_stores.py for S3/GCS and the fault proxies) and prints
 #          PASS/FAIL lines; exits 1 on any FAIL.
 # DIR defaults to $LIFEBOAT_TEST_SERVERS, else /tmp/lifeboat-servers. Needs root (a system user, PAM, sshd)
 # and the packages in packaging/setup.sh. vsftpd conflicts with proftpd as a Debian package, so it is
@@ -19,11 +20,16 @@
 #   2124 proftpd, explicit TLS, 1 MiB quota  2122 vsftpd, explicit TLS, no MLSD
 #   2222 sshd (password + keys, sftp)        2223 sshd whose sftp cannot write files over 1 MiB
 #   passive data ports: proftpd 30000-30019, vsftpd 30100-30119
-#   8333 SeaweedFS S3 (weed mini; also opens its own master/volume/filer ports on 127.0.0.1)
-#   8334 fault proxy in front of 8333       9023 gcp-storage-emulator
-#   9024 fault proxy in front of 9023, also the OAuth2 token endpoint of the test service account
-# The S3 and GCS servers and the proxy (test-servers/fault_proxy.py) run from the Python virtualenv that
-# packaging/setup.sh makes ($LIFEBOAT_TEST_VENV, default /opt/lifeboat-test-venv).
+#   8333 SeaweedFS S3 (weed mini, SigV4 checked; buckets pbx-backups and pbx-locked, the latter with
+#        Object Lock). weed mini also opens its own ports on 127.0.0.1: 9333 19333 (master), 9340 19340
+#        (volume), 8888 18888 (filer), 18333 (S3 gRPC), 23646 33646.
+#   8334 fault proxy in front of 8333 (forwards Host unchanged, so signatures still match)
+#   9023 gcp-storage-emulator (no auth; resumable-upload answers fixed by test-servers/gcs_emulator.py)
+#   9024 fault proxy in front of 9023, which also is the OAuth2 token endpoint (POST /token) of the test
+#        service account and requires a bearer token it issued
+#   Both proxies take faults and show a request log under /__lifeboat/ (see test-servers/fault_proxy.py).
+# The S3 and GCS servers and the proxy run from the Python virtualenv that packaging/setup.sh makes
+# ($LIFEBOAT_TEST_VENV, default /opt/lifeboat-test-venv).
 #
 # To add a server: write start_NAME (create its config under $dir, launch it with `launch`, wait for it
 # with `wait_until`, append its keys to $env_lines) and call it from cmd_start; cmd_stop needs no change.
@@ -35,11 +41,13 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PROFTPD_EXPLICIT_PORT=2121 PROFTPD_IMPLICIT_PORT=2990 PROFTPD_PLAIN_PORT=2125 PROFTPD_QUOTA_PORT=2124
 VSFTPD_PORT=2122 SSHD_PORT=2222 SSHD_QUOTA_PORT=2223
 S3_PORT=8333 S3_PROXY_PORT=8334 GCS_PORT=9023 GCS_FRONT_PORT=9024
-readonly S3_BUCKET=pbx-backups GCS_BUCKET=pbx-backups
+# not readonly: check reads the same names back from servers.env
+S3_BUCKET=pbx-backups S3_LOCKED_BUCKET=pbx-locked GCS_BUCKET=pbx-backups
 readonly S3_ACCESS_KEY=PBXTESTACCESSKEY0001 S3_SECRET_KEY=pbxtest-secret-key-0123456789abcdef
 readonly S3_READONLY_ACCESS_KEY=PBXREADONLYKEY000001 S3_READONLY_SECRET_KEY=readonly-secret-key-0123456789abcd
 venv=${LIFEBOAT_TEST_VENV:-/opt/lifeboat-test-venv}
 proxy_script=$(realpath "$(dirname "$0")/test-servers/fault_proxy.py")
+emulator_script=$(realpath "$(dirname "$0")/test-servers/gcs_emulator.py")
 readonly TEST_USER=pbxtest TEST_PASSWORD=pbxtest-pass KEY_PASSPHRASE=lifeboat-key-passphrase
 readonly QUOTA_BYTES=1048576 # both quota servers refuse to store more than 1 MiB
 readonly START_TIMEOUT=20    # seconds a server gets to answer
@@ -515,7 +523,7 @@ import boto3
 from botocore.config import Config
 s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:$S3_PORT", region_name="us-east-1",
     aws_access_key_id="$S3_ACCESS_KEY", aws_secret_access_key="$S3_SECRET_KEY",
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
 s3.list_objects_v2(Bucket="$S3_BUCKET", MaxKeys=1)
 PY
 }
@@ -544,9 +552,43 @@ JSON
         --port "$S3_PROXY_PORT" --upstream "http://127.0.0.1:$S3_PORT"
     wait_until seaweed "$h/weed.pid" s3_answers
     wait_until s3-proxy "$h/proxy.pid" http_answers "http://127.0.0.1:$S3_PROXY_PORT/__lifeboat/log"
+    # A second bucket with S3 Object Lock (so versioned). Measured with weed 4.48: a version PUT with
+    # x-amz-object-lock-mode GOVERNANCE (or COMPLIANCE) and a retain-until date cannot be deleted before
+    # that date (403 AccessDenied, also per key in DeleteObjects); GOVERNANCE yields to
+    # x-amz-bypass-governance-retention, COMPLIANCE does not; a DELETE without versionId adds a delete
+    # marker; default retention (PutObjectLockConfiguration) applies to plain PUTs and multipart uploads.
+    # Unlike AWS, a PUT with lock headers needs no Content-MD5/checksum, and a past retain-until date gets
+    # 400 InvalidRequest (AWS: InvalidArgument). The probe leaves the bucket empty; S3_LOCKED_BUCKET is
+    # written only when it passed.
+    local locked=()
+    if env -u AWS_CA_BUNDLE "$venv/bin/python" - <<PY >>"$dir/logs/seaweed.log" 2>&1; then
+import datetime
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:$S3_PORT", region_name="us-east-1",
+    aws_access_key_id="$S3_ACCESS_KEY", aws_secret_access_key="$S3_SECRET_KEY",
+    config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
+bucket = "$S3_LOCKED_BUCKET"
+s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+v = s3.put_object(Bucket=bucket, Key="probe", Body=b"probe", ObjectLockMode="GOVERNANCE",
+                  ObjectLockRetainUntilDate=until)["VersionId"]
+try:
+    s3.delete_object(Bucket=bucket, Key="probe", VersionId=v)
+    raise SystemExit("Object Lock probe: a locked version was deleted")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "AccessDenied", e.response["Error"]
+s3.delete_object(Bucket=bucket, Key="probe", VersionId=v, BypassGovernanceRetention=True)
+assert not s3.list_object_versions(Bucket=bucket).get("Versions"), "Object Lock probe: bucket not empty"
+PY
+        locked=("S3_LOCKED_BUCKET=$S3_LOCKED_BUCKET")
+    else
+        say "SeaweedFS Object Lock probe failed (see $dir/logs/seaweed.log): no S3_LOCKED_BUCKET"
+    fi
     env_lines+=(
         "S3_ENDPOINT=http://127.0.0.1:$S3_PORT" "S3_PROXY_ENDPOINT=http://127.0.0.1:$S3_PROXY_PORT"
-        "S3_REGION=us-east-1" "S3_BUCKET=$S3_BUCKET"
+        "S3_REGION=us-east-1" "S3_BUCKET=$S3_BUCKET" "${locked[@]}"
         "S3_ACCESS_KEY_ID=$S3_ACCESS_KEY" "S3_SECRET_ACCESS_KEY_FILE=$dir/secrets/s3-secret"
         "S3_READONLY_ACCESS_KEY_ID=$S3_READONLY_ACCESS_KEY"
         "S3_READONLY_SECRET_ACCESS_KEY_FILE=$dir/secrets/s3-readonly-secret"
@@ -572,6 +614,9 @@ account = {
     "client_id": str(secrets.randbelow(10**20)), "auth_uri": "https://accounts.google.com/o/oauth2/auth",
     "token_uri": f"http://127.0.0.1:{port}/token",
     "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+    "client_x509_cert_url": "https://www.googleapis.com/robot/v1/metadata/x509/"
+                            f"{name}%40lifeboat-test.iam.gserviceaccount.com",
+    "universe_domain": "googleapis.com",
 }
 with open(out, "w") as f:
     json.dump(account, f, indent=2)
@@ -584,14 +629,27 @@ start_gcs() {
     mkdir -p "$g/data"
     service_account lifeboat-backup
     service_account untrusted
-    # the emulator keeps its files under the working directory
+    # The emulator keeps its files under the working directory. gcs_emulator.py is the emulator with
+    # its resumable-upload answers fixed (no Range header when nothing is persisted, 200 + object for a
+    # status query on a finished session, DELETE on a session = cancel with 499), 204 for an object
+    # DELETE, and GCS's JSON error body where it sent none. What still differs from GCS (measured):
+    #   - a chunk must start exactly at the persisted length: a resent (overlapping) or gapped chunk
+    #     gets 400 {"error": {"message": "Invalid Content-Range start: expected N, got M"}};
+    #   - non-final chunks need not be multiples of 256 KiB (everything sent is persisted);
+    #   - X-Goog-Hash on an upload request and ifGenerationMatch/ifGenerationNotMatch are ignored;
+    #     crc32c/md5Hash given in the object metadata ARE checked at finalisation (400 on mismatch);
+    #   - listing ignores maxResults and pageToken (one page, never a nextPageToken);
+    #   - HTTP/1.0, one request at a time, a connection per request (the front keeps clients'
+    #     connections alive); metageneration is "2" after a resumable upload.
+    # Finished objects carry md5Hash and crc32c (base64 of the big-endian CRC32C), size as a string.
+    # shellcheck disable=SC2016 # expanded by the inner bash
     launch gcs-emulator "$g/emulator.pid" "$(realpath "$venv/bin/python")" \
         bash -c 'cd "$1" && exec "$2" "$3" start --host 127.0.0.1 --port "$4" --default-bucket "$5" -q' \
-        gcs-emulator "$g/data" "$venv/bin/python" "$venv/bin/gcp-storage-emulator" "$GCS_PORT" "$GCS_BUCKET"
+        gcs-emulator "$g/data" "$venv/bin/python" "$emulator_script" "$GCS_PORT" "$GCS_BUCKET"
     launch gcs-front "$g/front.pid" "$(realpath "$venv/bin/python")" "$venv/bin/python" "$proxy_script" \
         --port "$GCS_FRONT_PORT" --upstream "http://127.0.0.1:$GCS_PORT" \
         --token-public-key "$g/lifeboat-backup.pub.pem" \
-        --token-issuer "lifeboat-backup@lifeboat-test.iam.gserviceaccount.com"
+        --token-issuer "lifeboat-backup@lifeboat-test.iam.gserviceaccount.com" --token-lifetime 3600
     wait_until gcs-emulator "$g/emulator.pid" http_answers "http://127.0.0.1:$GCS_PORT/storage/v1/b/$GCS_BUCKET"
     wait_until gcs-front "$g/front.pid" http_answers "http://127.0.0.1:$GCS_FRONT_PORT/__lifeboat/log"
     env_lines+=(
@@ -829,10 +887,42 @@ cmd_check() {
     ok "sshd $SSHD_PORT (no quota): 2 MiB put works" sftp_big "$SSHD_PORT"
     rm -f "$SSH_HOME/big.bin"
 
+    # --- S3 and GCS: boto3 and a Python GCS client (JWT, token, media and resumable uploads, faults)
+    "$TEST_PYTHON" "$(dirname "$proxy_script")/check_stores.py" "$dir/servers.env" "$w" || failed=1
+    # curl as an independent SigV4 client, through the proxy: a 2 MiB PUT makes curl send
+    # Expect: 100-continue; curl 7.88 sends no x-amz-content-sha256 and does not sort the query itself
+    local s3_secret sigv4
+    s3_secret=$(cat "$S3_SECRET_ACCESS_KEY_FILE")
+    sigv4=(--aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY_ID:$s3_secret"
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+    s3_curl_roundtrip() {
+        local u=$S3_PROXY_ENDPOINT/$S3_BUCKET/check-curl.bin
+        curl -sSf --max-time 30 "${sigv4[@]}" -T "$w/2m.bin" "$u" &&
+            curl -sSf --max-time 30 "${sigv4[@]}" -o "$w/s3.down" "$u" && cmp "$w/2m.bin" "$w/s3.down" &&
+            curl -sS --max-time 30 "$S3_PROXY_ENDPOINT/__lifeboat/log" | grep -q '"Expect": "100-continue"' &&
+            curl -sSf --max-time 30 "${sigv4[@]}" -X DELETE "$u"
+    }
+    ok "S3 proxy $S3_PROXY_ENDPOINT: curl --aws-sigv4 PUT with Expect: 100-continue, GET, DELETE" s3_curl_roundtrip
+    refused "S3 $S3_ENDPOINT: curl with a wrong secret refused" curl -sSf --max-time 30 --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+        --user "$S3_ACCESS_KEY_ID:wrong-$s3_secret" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$S3_ENDPOINT/$S3_BUCKET"
+    # rclone: AWS_CA_BUNDLE (set in some environments) breaks Debian's rclone 1.60 S3 backend
+    if command -v rclone >/dev/null; then
+        ok "S3 $S3_ENDPOINT: rclone lists the bucket" env -u AWS_CA_BUNDLE RCLONE_CONFIG_LBCHECK_TYPE=s3 \
+            RCLONE_CONFIG_LBCHECK_PROVIDER=SeaweedFS RCLONE_CONFIG_LBCHECK_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID" \
+            RCLONE_CONFIG_LBCHECK_SECRET_ACCESS_KEY="$s3_secret" RCLONE_CONFIG_LBCHECK_ENDPOINT="$S3_ENDPOINT" \
+            RCLONE_CONFIG_LBCHECK_REGION="$S3_REGION" rclone --config /dev/null --low-level-retries 1 --retries 1 \
+            lsf "lbcheck:$S3_BUCKET"
+    fi
+
     # --- nothing on 0.0.0.0
-    local port listening
+    local port listening weed_ports
+    # every port weed mini listens on, besides the S3 port
+    weed_ports=$(ss -Hltnp | awk -v pid="pid=$(cat "$SEAWEED_PID_FILE")," -v s3="${S3_ENDPOINT##*:}" \
+        '$0 ~ pid { n = split($4, a, ":"); if (a[n] != s3) print a[n] }' | sort -un)
+    # shellcheck disable=SC2086 # one word per port
     for port in "$PROFTPD_EXPLICIT_PORT" "$PROFTPD_IMPLICIT_PORT" "$PROFTPD_PLAIN_PORT" "$PROFTPD_QUOTA_PORT" \
-        "$VSFTPD_PORT" "$SSHD_PORT" "$SSHD_QUOTA_PORT"; do
+        "$VSFTPD_PORT" "$SSHD_PORT" "$SSHD_QUOTA_PORT" "${S3_ENDPOINT##*:}" "${S3_PROXY_ENDPOINT##*:}" \
+        "${GCS_EMULATOR_ENDPOINT##*:}" "${GCS_ENDPOINT##*:}" $weed_ports; do
         listening=$(ss -Hltn "sport = :$port" | awk '{print $4}' | sort -u | tr '\n' ' ')
         if [[ $listening == "127.0.0.1:$port " ]]; then pass "port $port: listens on 127.0.0.1 only"; else
             fail "port $port: listens on ${listening:-nothing}"; fi

@@ -57,4 +57,9 @@ static inline OSSL_PARAM lb_kdf_param_info(const unsigned char *bytes, size_t le
 /// The terminator of an OSSL_PARAM array.
 static inline OSSL_PARAM lb_param_end(void) { return OSSL_PARAM_construct_end(); }
 
+// MARK: - PEM private keys (RSASigningKey)
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+
 #endif

@@ -31,14 +31,10 @@ public struct Agent: Sendable {
                 RetryingStore(SFTPStore(name: store.name, configuration: configuration), logger: logger)
             case .s3(let configuration):
                 RetryingStore(try S3Store(name: store.name, configuration: configuration, logger: logger), logger: logger)
-            case .gcs(let settings):
-                RetryingStore(try makeGCSStore(name: store.name, settings), logger: logger)
+            case .gcs(let configuration):
+                RetryingStore(try GCSStore(name: store.name, configuration: configuration, logger: logger), logger: logger)
             }
         return store.prefix.isEmpty ? base : PrefixedStore(base, prefix: store.prefix)
-    }
-
-    private func makeGCSStore(name: String, _ settings: GCSStoreSettings) throws -> any Store {
-        throw CommandError(.usage, "gcs store '\(name)': wiring pending")
     }
 
     /// The stores a command works on: all, or the one named.

@@ -73,6 +73,10 @@ public struct CurlError: Error, Sendable, CustomStringConvertible {
             CURLE_FTP_WEIRD_PASV_REPLY, CURLE_FTP_WEIRD_227_FORMAT, CURLE_FTP_PORT_FAILED,
             CURLE_WEIRD_SERVER_REPLY, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_HTTP3, CURLE_AGAIN:
             return .transient
+        case CURLE_SEND_FAIL_REWIND:
+            // A reused connection broke while the body was going up, and curl could not replay a
+            // streamed body on a new one: the request did not complete, and the caller may send it again.
+            return .transient
         case CURLE_LOGIN_DENIED:
             return .authentication
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM,

@@ -35,7 +35,21 @@ import Testing
         ("missing key", "{name: local, kind: local, path: /var/backups/lifeboat, ", "{name: local, kind: local, ", "lifeboat.yaml:9: stores[0]: missing key 'path'"),
         ("bad duration", "schedule: \"30 2 * * *\",", "schedule: \"30 2 * * *\", stale_after: soon,", "jobs[0].stale_after: expected a duration"),
         ("unbuilt section", "jobs:\n", "notifications: {group_wait: 30s}\njobs:\n", "lifeboat.yaml:10: notifications: this version of Lifeboat does not support 'notifications' yet"),
-        ("unbuilt store kind", "{name: local, kind: local,", "{name: local, kind: s3,", "stores[0].kind: store kind 's3' is not supported by this version yet"),
+        (
+            "s3 over plain http", "{name: local, kind: local,",
+            "{name: s3, kind: s3, endpoint: \"http://127.0.0.1:9\", bucket: b, access_key_id: k, secret_access_key: {secret_env: HOME}}\n  - {name: local, kind: local,",
+            "stores[0].endpoint: plain http exposes"
+        ),
+        (
+            "s3 part size under 5 MiB", "{name: local, kind: local,",
+            "{name: s3, kind: s3, endpoint: \"https://s3.example.com\", bucket: b, access_key_id: k, secret_access_key: {secret_env: HOME}, part_size: 1MiB}\n  - {name: local, kind: local,",
+            "stores[0].part_size: must be at least 5242880 bytes, not '1MiB'"
+        ),
+        (
+            "gcs credentials readable by others", "{name: local, kind: local,",
+            "{name: g, kind: gcs, bucket: b, credentials_file: /etc/hostname, chunk_size: 300KiB}\n  - {name: local, kind: local,",
+            "stores[0].credentials_file:"
+        ),
         ("secret env unset", "recipients: [\"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\"]", "passphrase: {secret_env: LIFEBOAT_TEST_UNSET_VARIABLE}", "lifeboat.yaml:4: encryption.passphrase.secret_env: the environment variable LIFEBOAT_TEST_UNSET_VARIABLE is not set"),
         ("compression level", "recipients: [\"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\"]", "recipients: [\"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\"]\n  compression: {algorithm: zstd, level: 42}", "lifeboat.yaml:5: encryption.compression.level: must be at most 19"),
     ]

@@ -25,7 +25,7 @@ import Testing
                  bucket: \(try servers["S3_BUCKET"]), path_style: true, prefix: \(prefix),
                  access_key_id: \(try servers["S3_ACCESS_KEY_ID"]),
                  secret_access_key: {secret_file: \(try servers["S3_SECRET_ACCESS_KEY_FILE"])},
-                 multipart_threshold: 5MiB, part_size: 5MiB, concurrency: 3}
+                 multipart_threshold: 5MiB, part_size: 5MiB, concurrency: 3, allow_insecure: true}
 
             """
         try f.editConfig {

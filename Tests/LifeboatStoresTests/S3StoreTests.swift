@@ -321,3 +321,33 @@ import Testing
         try store.delete("throughput-check/s3store.bin")
     }
 }
+
+/// Object Lock on SeaweedFS's versioned bucket `S3_LOCKED_BUCKET`: objects written with
+/// `object_lock` carry the mode and date, and their version cannot be deleted before it.
+@Suite struct S3ObjectLockTests {
+    @Test(arguments: [64 << 20, 1])
+    func archivesAreWrittenWithRetentionThatRefusesDeletion(threshold: Int) throws {
+        let servers = try TestServers.load()
+        let store = try S3Store(
+            name: "locked",
+            configuration: S3StoreConfiguration(
+                endpoint: URL(string: try servers["S3_ENDPOINT"])!, region: try servers["S3_REGION"],
+                bucket: try servers["S3_LOCKED_BUCKET"], pathStyle: true, accessKeyID: try servers["S3_ACCESS_KEY_ID"],
+                secretAccessKey: Secret(try servers.contents(ofFileIn: "S3_SECRET_ACCESS_KEY_FILE")),
+                multipartThreshold: threshold, partSize: 5 << 20, objectLock: .init(mode: .governance, days: 2)))
+        let name = "lock-\(UUID().uuidString)/a.age"
+        try store.put(name, bytes: StoreConformance.bytes(1000))
+        let head = try store.send(S3Store.S3Request("HEAD", key: name), what: "test")
+        #expect(head.header("x-amz-object-lock-mode") == "GOVERNANCE")
+        let until = try #require(head.header("x-amz-object-lock-retain-until-date").flatMap(S3Store.parseISO8601))
+        #expect(abs(Double(until) - Date().addingTimeInterval(2 * 86_400).timeIntervalSince1970) < 120)
+        let version = try #require(head.header("x-amz-version-id"))
+        var delete = S3Store.S3Request("DELETE", key: name)
+        delete.query = [("versionId", version)]
+        let refused = try store.send(delete, what: "delete of the locked version")
+        #expect(refused.status == 403, "a locked version must not be deletable")
+        // Deleting the name only hides it behind a delete marker: the version stays protected.
+        try store.delete(name)
+        #expect(try store.stat(name) == nil)
+    }
+}

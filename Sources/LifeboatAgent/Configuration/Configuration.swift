@@ -78,10 +78,11 @@ public struct StoreConfiguration: Sendable {
         case sftp(SFTPStoreConfiguration)
         /// `kind: s3`: `endpoint`, `region`, `bucket`, `path_style`, `access_key_id`,
         /// `secret_access_key`, `multipart_threshold`, `part_size`, `concurrency`, `storage_class`,
-        /// `object_lock: {mode, days}`, `ca_file`.
+        /// `object_lock: {mode, days}`, `ca_file`, `allow_insecure` (for an http:// endpoint).
         case s3(S3StoreConfiguration)
-        /// `kind: gcs`: `bucket`, `credentials_file`, `endpoint`, `chunk_size`, `ca_file`.
-        case gcs(GCSStoreSettings)
+        /// `kind: gcs`: `bucket`, `credentials_file` (read and checked at load), `endpoint`, `chunk_size`,
+        /// `ca_file`, `allow_insecure`.
+        case gcs(GCSStoreConfiguration)
     }
 
     /// `name`: how jobs and the CLI refer to it.
@@ -128,16 +129,3 @@ extension Configuration {
     }
 }
 
-/// A `kind: gcs` store as configured; the service-account file is read when the store is made.
-public struct GCSStoreSettings: Sendable {
-    public var bucket: String
-    /// `credentials_file`: a Google service-account key (JSON).
-    public var credentialsFile: String
-    public var credentialsLine: Int?
-    /// `endpoint`: the JSON API base, for emulators (default https://storage.googleapis.com).
-    public var endpoint: URL?
-    /// `chunk_size`: bytes per resumable-upload request, a multiple of 256 KiB.
-    public var chunkSize: Int?
-    public var chunkSizeLine: Int?
-    public var caFile: String?
-}

@@ -253,9 +253,10 @@ struct ConfigurationLoader {
             allowed = common + [
                 "endpoint", "region", "bucket", "path_style", "access_key_id", "secret_access_key",
                 "multipart_threshold", "part_size", "concurrency", "storage_class", "object_lock", "ca_file",
+                "allow_insecure",
             ]
         case "gcs":
-            allowed = common + ["bucket", "credentials_file", "endpoint", "chunk_size", "ca_file"]
+            allowed = common + ["bucket", "credentials_file", "endpoint", "chunk_size", "ca_file", "allow_insecure"]
         default: throw kindNode.error("unknown store kind '\(kind)'; use local, ftp, sftp, s3 or gcs")
         }
         let keys = try node.mapping(allowed: allowed)
@@ -271,7 +272,7 @@ struct ConfigurationLoader {
         case "ftp": storeKind = try parseFTPStore(keys, required: required)
         case "sftp": storeKind = try parseSFTPStore(keys, required: required)
         case "s3": storeKind = try parseS3Store(keys, node: node, required: required)
-        case "gcs": storeKind = try parseGCSStore(keys, required: required)
+        case "gcs": storeKind = try parseGCSStore(keys, node: node, required: required)
         default:
             let pathNode = try required("path")
             let path = try pathNode.nonEmptyString()
@@ -361,6 +362,10 @@ struct ConfigurationLoader {
         guard endpoint.user == nil, endpoint.password == nil, endpoint.query == nil else {
             throw endpointNode.error("the endpoint is scheme, host and port only; credentials go in access_key_id and secret_access_key")
         }
+        if scheme == "http", try keys["allow_insecure"]?.bool() != true {
+            throw endpointNode.error(
+                "plain http exposes the access key id and the archives' metadata on the network; use https, or set allow_insecure: true")
+        }
         var objectLock: S3StoreConfiguration.ObjectLock?
         if let lockNode = keys["object_lock"] {
             let lock = try lockNode.mapping(allowed: ["mode", "days"])
@@ -386,13 +391,18 @@ struct ConfigurationLoader {
         return .s3(configuration)
     }
 
-    private func parseGCSStore(_ keys: [String: ConfigNode], required: (String) throws -> ConfigNode) throws
-        -> StoreConfiguration.Kind
-    {
+    private func parseGCSStore(
+        _ keys: [String: ConfigNode], node: ConfigNode, required: (String) throws -> ConfigNode
+    ) throws -> StoreConfiguration.Kind {
         let credentialsNode = try required("credentials_file")
         let credentialsFile = try readableFile(credentialsNode)
-        _ = try SecretFile.read(credentialsFile, describe: { credentialsNode.error($0) })  // holds a private key
-        var endpoint: URL?
+        let account: GCSServiceAccount
+        do {
+            account = try GCSServiceAccount.load(file: credentialsFile)
+        } catch let error as StoreError {
+            throw credentialsNode.error(error.message)
+        }
+        var endpoint = GCSStoreConfiguration.defaultEndpoint
         if let endpointNode = keys["endpoint"] {
             let text = try endpointNode.nonEmptyString()
             guard let url = URL(string: text), url.scheme == "https" || url.scheme == "http", url.host != nil else {
@@ -400,13 +410,17 @@ struct ConfigurationLoader {
             }
             endpoint = url
         }
-        return .gcs(
-            GCSStoreSettings(
-                bucket: try required("bucket").nonEmptyString(), credentialsFile: credentialsFile,
-                credentialsLine: credentialsNode.line, endpoint: endpoint,
-                chunkSize: try keys["chunk_size"]?.byteSize(min: 256 << 10, max: 1 << 30),
-                chunkSizeLine: keys["chunk_size"]?.line,
-                caFile: try keys["ca_file"].map { try readableFile($0) }))
+        let allowInsecure = try keys["allow_insecure"]?.bool() ?? false
+        let configuration = GCSStoreConfiguration(
+            bucket: try required("bucket").nonEmptyString(), endpoint: endpoint, credentials: account,
+            chunkSize: try keys["chunk_size"]?.byteSize(min: GCSStoreConfiguration.chunkGranularity, max: 1 << 30)
+                ?? GCSStoreConfiguration.defaultChunkSize,
+            caFile: try keys["ca_file"].map { try readableFile($0) }, allowInsecure: allowInsecure)
+        if let problem = configuration.problem {
+            let culprit = problem.contains("chunk") ? keys["chunk_size"] : problem.contains("token") ? credentialsNode : keys["endpoint"]
+            throw (culprit ?? node).error(problem)
+        }
+        return .gcs(configuration)
     }
 
     /// An absolute path to a file that exists.

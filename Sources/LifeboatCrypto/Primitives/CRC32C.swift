@@ -1,4 +1,4 @@
-import LifeboatCore
+import Foundation
 
 /// CRC-32C (Castagnoli, RFC 3720 §B.4), computed incrementally; what Google Cloud Storage reports as
 /// an object's `crc32c` (base64 of the four big-endian bytes, ``base64``).
@@ -26,13 +26,15 @@ public struct CRC32C: Sendable, Hashable {
 
     /// The four bytes of the checksum, most significant first.
     public var bigEndianBytes: [UInt8] {
-        [UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
-         UInt8(truncatingIfNeeded: value)]
+        [
+            UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
+            UInt8(truncatingIfNeeded: value),
+        ]
     }
 
     /// The checksum as Google Cloud Storage writes it: base64 of ``bigEndianBytes``.
     public var base64: String {
-        Base64.encode(bigEndianBytes)
+        Data(bigEndianBytes).base64EncodedString()
     }
 
     /// The checksum of `bytes`.
