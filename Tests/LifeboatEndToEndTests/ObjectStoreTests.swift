@@ -145,6 +145,47 @@ import Testing
         #expect(after.status == 0, "\(after.output)")
     }
 
+    @Test func backupToGCSGoesUpInChunksAndOpensWithCurlAgeAndTar() throws {
+        let f = try DemoFixture()
+        let stores = """
+            stores:
+              - {name: gcs, kind: gcs, bucket: \(try servers["GCS_BUCKET"]), prefix: \(prefix),
+                 endpoint: "\(try servers["GCS_ENDPOINT"])", allow_insecure: true, chunk_size: 1MiB,
+                 credentials_file: \(try servers["GCS_CREDENTIALS_FILE"])}
+
+            """
+        try f.editConfig {
+            $0.replacingOccurrences(of: "stores:\n", with: stores)
+                .replacingOccurrences(of: "stores: [local]}", with: "stores: [local, gcs]}")
+        }
+        let backup = try f.lifeboat("backup", "--json")
+        #expect(backup.status == 0, "\(backup.output)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(backup.stdout.utf8)) as? [String: Any])
+        let archive = try #require(json["archive"] as? String)
+        let outcomes = try #require(json["stores"] as? [[String: Any]])
+        #expect(outcomes.map { $0["ok"] as? Bool } == [true, true])
+        #expect((outcomes[1]["verification"] as? String)?.contains("crc32c") == true, "\(outcomes[1])")
+
+        // Fetched straight from the emulator by curl, past Lifeboat's token handling.
+        let target = f.dir + "/via-curl"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let object = "\(prefix)/\(archive)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        let restore = try Harness.shell(
+            "curl -sSf '\(try servers["GCS_EMULATOR_ENDPOINT"])/storage/v1/b/\(try servers["GCS_BUCKET"])/o/\(object)?alt=media' "
+                + "-o '\(target)/a.age' && age -d -i '\(f.key)' '\(target)/a.age' | tar --zstd -xf - -C '\(target)' "
+                + "&& cd '\(target)' && sha256sum -c --quiet lifeboat/SHA256SUMS")
+        #expect(restore.status == 0, "\(restore.output)")
+        let verify = try f.lifeboat("verify", "--latest", "--store", "gcs", "--deep", "--identity", f.key)
+        #expect(verify.status == 0, "\(verify.output)")
+        let list = try f.lifeboat("snapshots", "--store", "gcs", "--json")
+        #expect(list.status == 0 && list.stdout.contains(json["snapshot"] as! String), "\(list.output)")
+        // Everything under the prefix is removed on the emulator directly.
+        _ = try Harness.shell(
+            "for o in $(curl -s '\(try servers["GCS_EMULATOR_ENDPOINT"])/storage/v1/b/\(try servers["GCS_BUCKET"])/o?prefix=\(prefix)/' "
+                + "| \(try servers["TEST_PYTHON"]) -c 'import json,sys,urllib.parse; [print(urllib.parse.quote(i[\"name\"], safe=\"\")) for i in json.load(sys.stdin).get(\"items\", [])]'); "
+                + "do curl -s -X DELETE '\(try servers["GCS_EMULATOR_ENDPOINT"])/storage/v1/b/\(try servers["GCS_BUCKET"])/o/'$o; done")
+    }
+
     @Test func aWrongSecretFailsTheStoreWithAClearMessage() throws {
         defer { cleanUp() }
         let f = try DemoFixture()
