@@ -18,3 +18,10 @@ fi
 tail -1 "$log"
 rm -f "$log"
 swift test --skip-build
+
+# The .deb: a static release build (minutes), installed with dpkg, checked and purged. CI sets
+# LIFEBOAT_TEST_DEB=1; by hand it is skipped because it installs into this machine.
+if [[ ${LIFEBOAT_TEST_DEB:-0} == 1 ]]; then
+    packaging/build-deb.sh dist
+    packaging/test-deb.sh dist/lifeboat_*.deb
+fi
