@@ -41,7 +41,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        if let underlying { return "\(message): \(underlying)" }
+        if let underlying, !message.contains("\(underlying)") { return "\(message): \(underlying)" }
         return message
     }
 }
