@@ -54,4 +54,7 @@ static inline CURLcode lb_curl_getinfo_string(CURL *handle, CURLINFO info, char 
 /// Returned by a read callback to abort the transfer.
 static inline size_t lb_curl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }
 
+/// CURLOPT_SSLVERSION for "TLS 1.2 only" (the MAX_ values are macros Swift cannot import).
+static inline long lb_curl_sslversion_tls12_only(void) { return CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2; }
+
 #endif

@@ -90,6 +90,7 @@ public final class CurlHandle: @unchecked Sendable {
         if let password = transfer.password { try set(CURLOPT_PASSWORD, password.reveal()) }
         if let caFile = transfer.caFile { try set(CURLOPT_CAINFO, caFile) }
         if transfer.tlsUpgrade == .required { try set(CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
+        if transfer.tls12Only { try set(CURLOPT_SSLVERSION, lb_curl_sslversion_tls12_only()) }
         if let method = transfer.method { try set(CURLOPT_CUSTOMREQUEST, method) }
         if transfer.noBody { try set(CURLOPT_NOBODY, 1) }
         if transfer.ftpCreateMissingDirectories {

@@ -40,6 +40,8 @@ public struct CurlTransfer {
     /// A PEM bundle of certificate authorities to trust instead of the system's.
     public var caFile: String?
     public var tlsUpgrade: TLSUpgrade = .none
+    /// Never negotiate above TLS 1.2 (for servers that mishandle TLS 1.3, see FTPStoreConfiguration).
+    public var tls12Only = false
     public var connectTimeout: Double = 30
     /// A transfer slower than `lowSpeedLimit` bytes/s for `lowSpeedTime` seconds is a timeout.
     public var lowSpeedLimit = 1

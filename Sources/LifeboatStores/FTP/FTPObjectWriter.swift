@@ -49,8 +49,16 @@ final class FTPObjectWriter: ObjectWriter {
         guard state == .open else { throw StoreError(.io, "\(store): upload of \(objectName) is already closed") }
         state = .committed
         do {
-            _ = try upload.finish()
-            let verification = try check()
+            var answeredFailure = false
+            do {
+                _ = try upload.finish()
+            } catch let error as CurlError where error.responseCode == 426 {
+                // vsftpd 3.0 over TLS 1.3 may answer "426 Failure reading network stream" after the
+                // last byte, with the file whole or cut short: the size check below decides.
+                answeredFailure = true
+            }
+            var verification = try check()
+            if answeredFailure { verification += " (after a 426 reply to the transfer)" }
             _ = try handle.perform(
                 store.commandTransfer(["RNFR \(partialPath)", "RNTO \(store.absolutePath(objectName, facts))"]))
             return StoredObject(name: objectName, size: written, verification: verification)

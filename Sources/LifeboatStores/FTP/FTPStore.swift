@@ -137,6 +137,7 @@ public final class FTPStore: Store, @unchecked Sendable {
         transfer.password = configuration.password
         transfer.caFile = configuration.caFile
         transfer.tlsUpgrade = configuration.tls == .explicit ? .required : .none
+        transfer.tls12Only = !configuration.tls13
         transfer.connectTimeout = configuration.connectTimeout
         transfer.lowSpeedTime = configuration.stallTimeout
         return transfer
