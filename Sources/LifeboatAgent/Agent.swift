@@ -33,8 +33,19 @@ public struct Agent: Sendable {
                 RetryingStore(try S3Store(name: store.name, configuration: configuration, logger: logger), logger: logger)
             case .gcs(let configuration):
                 RetryingStore(try GCSStore(name: store.name, configuration: configuration, logger: logger), logger: logger)
+            case .sharepoint(let configuration):
+                RetryingStore(try makeSharePointStore(name: store.name, configuration), logger: logger)
             }
         return store.prefix.isEmpty ? base : PrefixedStore(base, prefix: store.prefix)
+    }
+
+    /// A SharePoint store that spools its large uploads under `state_dir`.
+    private func makeSharePointStore(name: String, _ configuration: SharePointStoreConfiguration) throws
+        -> SharePointStore
+    {
+        var configuration = configuration
+        configuration.spoolDirectory = self.configuration.stateDirectory + "/spool"
+        return try SharePointStore(name: name, configuration: configuration, logger: logger)
     }
 
     /// The stores a command works on: all, or the one named.

@@ -75,6 +75,69 @@ import Testing
         #expect(!String(reflecting: c).contains("s3cret-value"))
     }
 
+    static let sharePoint = """
+        stores:
+          - name: sp
+            kind: sharepoint
+            tenant_id: contoso.onmicrosoft.com
+            client_id: {secret_env: SP_CLIENT}
+            client_secret: {secret_env: SP_SECRET}
+            site: "contoso.sharepoint.com:/sites/it"
+            drive_name: PBX Archive
+            folder: /PBX Backups/pbx7/
+            chunk_size: 5MiB
+            graph_url: "https://graph.microsoft.us/v1.0"
+            login_url: "https://login.microsoftonline.us"
+
+        """
+
+    @Test func readsASharePointStore() throws {
+        let yaml = base.replacingOccurrences(of: "stores:\n", with: Self.sharePoint)
+        let c = try load(yaml, environment: ["SP_CLIENT": "app-id", "SP_SECRET": "sp-secret-value"])
+        guard case .sharepoint(let sp) = c.stores[0].kind else {
+            Issue.record("not a sharepoint store: \(c.stores[0].kind)")
+            return
+        }
+        #expect(sp.tenantID == "contoso.onmicrosoft.com" && sp.clientID == "app-id")
+        guard case .secret(let secret) = sp.credential else {
+            Issue.record("not a client secret")
+            return
+        }
+        #expect(secret.reveal() == "sp-secret-value")
+        #expect(sp.site == "contoso.sharepoint.com:/sites/it" && sp.driveName == "PBX Archive" && sp.driveID == nil)
+        #expect(sp.folder == "PBX Backups/pbx7")
+        #expect(sp.chunkSize == 5 << 20)
+        #expect(sp.graphURL.absoluteString == "https://graph.microsoft.us/v1.0")
+        #expect(sp.loginURL.absoluteString == "https://login.microsoftonline.us")
+        #expect(!"\(c)".contains("sp-secret-value"))
+        #expect(!String(reflecting: c).contains("sp-secret-value"))
+        // The composition root spools large uploads under state_dir.
+        let store = try Agent(configuration: c, logger: .init(label: "t")).makeStore(c.stores[0])
+        #expect("\(store)".contains("contoso.sharepoint.com:/sites/it"))
+    }
+
+    @Test func aMalformedSharePointKeyIsNamedWithItsLine() throws {
+        let environment = ["SP_CLIENT": "app-id", "SP_SECRET": "x"]
+        let cases = [
+            ("chunk_size: 5MiB", "chunk_size: 1MiB", "lifeboat.yaml:19: stores[0].chunk_size: chunk_size must be a positive multiple of 320 KiB"),
+            ("chunk_size: 5MiB", "chunk_size: 61MiB", "lifeboat.yaml:19: stores[0].chunk_size: must be at most 62914560 bytes"),
+            ("site: \"contoso.sharepoint.com:/sites/it\"", "site: contoso.sharepoint.com", "lifeboat.yaml:16: stores[0].site: site must be HOSTNAME:/PATH"),
+            ("drive_name: PBX Archive", "drive_nmae: PBX Archive", "lifeboat.yaml:17: stores[0].drive_nmae: unknown key (did you mean 'drive_name'?)"),
+            ("drive_name: PBX Archive", "drive_name: PBX Archive\n    drive_id: b!x", "lifeboat.yaml:17: stores[0].drive_name: give drive_id or drive_name, not both"),
+            ("graph_url: \"https://graph.microsoft.us/v1.0\"", "graph_url: \"http://graph.example/v1.0\"", "lifeboat.yaml:20: stores[0].graph_url: graph_url http://graph.example/v1.0 is plain http"),
+            ("client_secret: {secret_env: SP_SECRET}", "client_certificate_key_file: /etc/hostname", "lifeboat.yaml:15: stores[0].client_certificate_key_file: client_certificate_key_file belongs to client_certificate_file"),
+            ("client_secret: {secret_env: SP_SECRET}", "client_certificate_file: /etc/hostname", "lifeboat.yaml:15: stores[0].client_certificate_file: /etc/hostname is readable by group or others"),
+        ]
+        for (from, to, expected) in cases {
+            let yaml = base.replacingOccurrences(of: "stores:\n", with: Self.sharePoint.replacingOccurrences(of: from, with: to))
+            #expect {
+                try load(yaml, environment: environment)
+            } throws: { error in
+                "\(error)".contains(expected)
+            }
+        }
+    }
+
     @Test func passphraseAndRecipientsTogetherAreRefused() throws {
         let yaml = base.replacingOccurrences(
             of: "  compression: {algorithm: gzip, level: 9, threads: 1}", with: "  passphrase: {secret_env: PBX_PASS}")

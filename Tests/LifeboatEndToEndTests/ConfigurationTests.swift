@@ -50,6 +50,21 @@ import Testing
             "{name: g, kind: gcs, bucket: b, credentials_file: /etc/hostname, chunk_size: 300KiB}\n  - {name: local, kind: local,",
             "stores[0].credentials_file:"
         ),
+        (
+            "sharepoint chunk size not a multiple of 320 KiB", "{name: local, kind: local,",
+            "{name: sp, kind: sharepoint, tenant_id: t, client_id: c, client_secret: {secret_env: HOME},\n     site: \"contoso.sharepoint.com:/sites/it\", chunk_size: 1MiB}\n  - {name: local, kind: local,",
+            "lifeboat.yaml:10: stores[0].chunk_size: chunk_size must be a positive multiple of 320 KiB"
+        ),
+        (
+            "sharepoint site without a path", "{name: local, kind: local,",
+            "{name: sp, kind: sharepoint, tenant_id: t, client_id: c, client_secret: {secret_env: HOME},\n     site: contoso.sharepoint.com/sites/it}\n  - {name: local, kind: local,",
+            "lifeboat.yaml:10: stores[0].site: site must be HOSTNAME:/PATH"
+        ),
+        (
+            "sharepoint misspelled key", "{name: local, kind: local,",
+            "{name: sp, kind: sharepoint, tenant_id: t, client_id: c, client_secert: {secret_env: HOME},\n     site: \"contoso.sharepoint.com:/sites/it\"}\n  - {name: local, kind: local,",
+            "lifeboat.yaml:9: stores[0].client_secert: unknown key (did you mean 'client_secret'?)"
+        ),
         ("secret env unset", "recipients: [\"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\"]", "passphrase: {secret_env: LIFEBOAT_TEST_UNSET_VARIABLE}", "lifeboat.yaml:4: encryption.passphrase.secret_env: the environment variable LIFEBOAT_TEST_UNSET_VARIABLE is not set"),
         ("compression level", "recipients: [\"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\"]", "recipients: [\"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\"]\n  compression: {algorithm: zstd, level: 42}", "lifeboat.yaml:5: encryption.compression.level: must be at most 19"),
     ]

@@ -83,6 +83,10 @@ public struct StoreConfiguration: Sendable {
         /// `kind: gcs`: `bucket`, `credentials_file` (read and checked at load), `endpoint`, `chunk_size`,
         /// `ca_file`, `allow_insecure`.
         case gcs(GCSStoreConfiguration)
+        /// `kind: sharepoint`: `tenant_id`, `client_id`, `client_secret` or `client_certificate_file`
+        /// (+ `client_certificate_key_file`), `site`, `drive_id` or `drive_name`, `folder`, `chunk_size`,
+        /// `graph_url`, `login_url`, `ca_file`, `allow_insecure`. Uploads are spooled under `state_dir`.
+        case sharepoint(SharePointStoreConfiguration)
     }
 
     /// `name`: how jobs and the CLI refer to it.

@@ -19,7 +19,7 @@ struct ConfigurationLoader {
     /// than accepted and ignored, so nobody believes they are configured.
     static let unbuiltSections = ["notifications", "api", "firmware"]
     static let topLevelKeys = ["host", "state_dir", "pbx", "encryption", "compression", "sources", "stores", "jobs"]
-    static let unbuiltStoreKinds = ["sharepoint"]
+    static let unbuiltStoreKinds: [String] = []
     static let unbuiltSourceKinds = ["mariadb", "mysql"]
 
     func load(_ text: String) throws -> Configuration {
@@ -244,7 +244,9 @@ struct ConfigurationLoader {
         switch kind {
         case "local": allowed = common + ["path"]
         case "ftp":
-            allowed = common + ["url", "tls", "allow_insecure", "username", "password", "ca_file", "server_hash"]
+            allowed = common + [
+                "url", "tls", "allow_insecure", "username", "password", "ca_file", "server_hash", "tls13",
+            ]
         case "sftp":
             allowed = common + [
                 "host", "port", "username", "path", "password", "private_key_file", "passphrase", "known_hosts_file",
@@ -257,7 +259,13 @@ struct ConfigurationLoader {
             ]
         case "gcs":
             allowed = common + ["bucket", "credentials_file", "endpoint", "chunk_size", "ca_file", "allow_insecure"]
-        default: throw kindNode.error("unknown store kind '\(kind)'; use local, ftp, sftp, s3 or gcs")
+        case "sharepoint":
+            allowed = common + [
+                "tenant_id", "client_id", "client_secret", "client_certificate_file", "client_certificate_key_file",
+                "site", "drive_id", "drive_name", "folder", "chunk_size", "graph_url", "login_url", "ca_file",
+                "allow_insecure",
+            ]
+        default: throw kindNode.error("unknown store kind '\(kind)'; use local, ftp, sftp, s3, gcs or sharepoint")
         }
         let keys = try node.mapping(allowed: allowed)
         guard let nameNode = keys["name"] else { throw node.error("missing key 'name'") }
@@ -273,6 +281,7 @@ struct ConfigurationLoader {
         case "sftp": storeKind = try parseSFTPStore(keys, required: required)
         case "s3": storeKind = try parseS3Store(keys, node: node, required: required)
         case "gcs": storeKind = try parseGCSStore(keys, node: node, required: required)
+        case "sharepoint": storeKind = try parseSharePointStore(keys, node: node, required: required)
         default:
             let pathNode = try required("path")
             let path = try pathNode.nonEmptyString()
@@ -321,7 +330,7 @@ struct ConfigurationLoader {
         let configuration = FTPStoreConfiguration(
             host: host, port: url.port, path: url.percentEncodedPath.removingPercentEncoding ?? url.path, tls: tls,
             username: try required("username").nonEmptyString(), password: try parseSecret(required("password")),
-            caFile: caFile, serverHash: try keys["server_hash"]?.bool() ?? true)
+            caFile: caFile, serverHash: try keys["server_hash"]?.bool() ?? true, tls13: try keys["tls13"]?.bool() ?? false)
         return .ftp(configuration, allowInsecure: allowInsecure)
     }
 
@@ -421,6 +430,62 @@ struct ConfigurationLoader {
             throw (culprit ?? node).error(problem)
         }
         return .gcs(configuration)
+    }
+
+    private func parseSharePointStore(
+        _ keys: [String: ConfigNode], node: ConfigNode, required: (String) throws -> ConfigNode
+    ) throws -> StoreConfiguration.Kind {
+        let credential: SharePointStoreConfiguration.Credential
+        switch (keys["client_secret"], keys["client_certificate_file"]) {
+        case (let secretNode?, nil):
+            if let keyNode = keys["client_certificate_key_file"] {
+                throw keyNode.error("client_certificate_key_file belongs to client_certificate_file")
+            }
+            credential = .secret(try parseSecret(secretNode))
+        case (nil, let certificateNode?):
+            let certificateFile = try readableFile(certificateNode)
+            // The key may be in the certificate file itself.
+            let keyNode = keys["client_certificate_key_file"] ?? certificateNode
+            let keyFile = try readableFile(keyNode)
+            _ = try SecretFile.read(keyFile, describe: { keyNode.error($0) })  // a private key: private
+            credential = .certificate(certificateFile: certificateFile, keyFile: keyFile)
+        case (_?, let certificateNode?):
+            throw certificateNode.error("give either client_secret or client_certificate_file, not both")
+        case (nil, nil):
+            if let keyNode = keys["client_certificate_key_file"] {
+                throw keyNode.error("client_certificate_key_file belongs to client_certificate_file")
+            }
+            throw node.error("missing key 'client_secret' or 'client_certificate_file'")
+        }
+        func url(_ key: String, _ standard: URL) throws -> URL {
+            guard let urlNode = keys[key] else { return standard }
+            let text = try urlNode.nonEmptyString()
+            guard let url = URL(string: text), url.scheme == "https" || url.scheme == "http", url.host != nil,
+                url.query == nil, url.user == nil
+            else {
+                throw urlNode.error("expected an https:// URL, e.g. \(standard.absoluteString)")
+            }
+            return url
+        }
+        let configuration = SharePointStoreConfiguration(
+            tenantID: try parseIdentifier(required("tenant_id")), clientID: try parseIdentifier(required("client_id")),
+            credential: credential, site: try required("site").nonEmptyString(),
+            driveID: try keys["drive_id"]?.nonEmptyString(), driveName: try keys["drive_name"]?.nonEmptyString(),
+            folder: try keys["folder"]?.string() ?? "",
+            chunkSize: try keys["chunk_size"]?.byteSize(
+                min: SharePointStoreConfiguration.fragmentGranularity, max: SharePointStoreConfiguration.maximumChunkSize)
+                ?? SharePointStoreConfiguration.defaultChunkSize,
+            graphURL: try url("graph_url", SharePointStoreConfiguration.defaultGraphURL),
+            loginURL: try url("login_url", SharePointStoreConfiguration.defaultLoginURL),
+            caFile: try keys["ca_file"].map { try readableFile($0) },
+            allowInsecure: try keys["allow_insecure"]?.bool() ?? false)
+        if let problem = configuration.problem {
+            let key =
+                ["tenant_id", "client_id", "site", "chunk_size", "graph_url", "login_url", "folder"]
+                .first { problem.hasPrefix($0) } ?? (problem.hasPrefix("give drive_id") ? "drive_name" : nil)
+            throw (key.flatMap { keys[$0] } ?? node).error(problem)
+        }
+        return .sharepoint(configuration)
     }
 
     /// An absolute path to a file that exists.

@@ -83,9 +83,5 @@ enum GCSJSON {
     }
 
     /// GCS writes 64-bit numbers as strings (`"size": "123"`); emulators sometimes as numbers.
-    private static func number(_ value: Any?) -> Int64? {
-        if let text = value as? String { return Int64(text) }
-        if let number = value as? NSNumber, !(number is Bool) { return number.int64Value }
-        return nil
-    }
+    private static func number(_ value: Any?) -> Int64? { JSONField.int64(value) }
 }

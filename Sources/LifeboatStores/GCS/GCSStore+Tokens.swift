@@ -1,7 +1,7 @@
 import Foundation
 import LifeboatCore
 
-extension GCSStore {
+extension GCSStore: AccessTokenSource {
     /// How long the JWT assertion asks the token to last (Google's maximum).
     static let assertionLifetime: Int64 = 3600
 

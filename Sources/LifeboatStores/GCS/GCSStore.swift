@@ -52,13 +52,8 @@ public final class GCSStore: Store, @unchecked Sendable {
             owner: "gcs store '\(name)' (gs://\(configuration.bucket)\(endpoint))", caFile: configuration.caFile,
             connectTimeout: configuration.connectTimeout, stallTimeout: configuration.stallTimeout)
         retrier = Retrier(policy: configuration.retryPolicy, logger: logger)
-        // The cache's closure reaches the store weakly: the store owns the cache.
-        let box = WeakStore()
-        tokens = AccessTokenCache(refreshMargin: tokenRefreshMargin) { [box] in
-            guard let store = box.store else { throw StoreError(.io, "gcs store '\(name)' is gone") }
-            return try store.fetchAccessToken()
-        }
-        box.store = self
+        tokens = AccessTokenCache(refreshMargin: tokenRefreshMargin, ownerName: "gcs store '\(name)'")
+        tokens.attach(self)
     }
 
     public var description: String { http.owner }
@@ -247,10 +242,6 @@ public final class GCSStore: Store, @unchecked Sendable {
 }
 
 /// Lets the token cache's fetch closure reach its store without keeping it alive.
-private final class WeakStore: @unchecked Sendable {
-    // @unchecked: set once, in GCSStore.init, before the cache can call the closure.
-    weak var store: GCSStore?
-}
 
 /// Passes bytes on while computing their CRC-32C.
 final class CRC32CSink: ByteSink {

@@ -44,6 +44,24 @@ final class AccessTokenCache: @unchecked Sendable {
         self.fetch = fetch
     }
 
+    /// A cache that asks `owner` for new tokens, holding it weakly (the owner holds the cache); once
+    /// the owner is gone a fetch fails naming it. Call ``attach(_:)`` at the end of the owner's init.
+    convenience init(refreshMargin: Double, ownerName: String) {
+        let box = WeakTokenSource()
+        self.init(refreshMargin: refreshMargin) { [box] in
+            guard let source = box.source else { throw StoreError(.io, "\(ownerName) is gone") }
+            return try source.fetchAccessToken()
+        }
+        weakSource = box
+    }
+
+    private var weakSource: WeakTokenSource?
+
+    /// Connects a cache made with ``init(refreshMargin:ownerName:)`` to its owner.
+    func attach(_ source: any AccessTokenSource) {
+        weakSource?.source = source
+    }
+
     /// A token that is valid for a while yet, fetching one when needed.
     func token() throws -> Secret {
         try lock.withLock {
@@ -77,4 +95,14 @@ final class AccessTokenCache: @unchecked Sendable {
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
+}
+
+/// A store that can fetch a new access token (from its token endpoint).
+protocol AccessTokenSource: AnyObject, Sendable {
+    func fetchAccessToken() throws -> AccessToken
+}
+
+private final class WeakTokenSource: @unchecked Sendable {
+    // @unchecked: set once, in the owner's init, before the cache can call its closure.
+    weak var source: (any AccessTokenSource)?
 }

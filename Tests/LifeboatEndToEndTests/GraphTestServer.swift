@@ -1,0 +1,1 @@
+../LifeboatStoresTests/GraphTestServer.swift
