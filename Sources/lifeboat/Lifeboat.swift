@@ -13,7 +13,7 @@ struct Lifeboat: ParsableCommand {
         version: Agent.version,
         subcommands: [
             Demo.self, Keygen.self, Backup.self, Snapshots.self, Verify.self, Restore.self, Prune.self, Config.self,
-            Schedule.self,
+            Schedule.self, Status.self,
         ])
 }
 

@@ -4,7 +4,7 @@ import LifeboatCore
 import LifeboatStores
 
 /// `lifeboat backup [--job J] [--store S] [--json]`: one snapshot now, then retention on each store
-/// that committed it.
+/// that committed it; the run is recorded in the state database (`BackupJobRunner`).
 public enum BackupCommand {
     public static func run(agent: Agent, job jobName: String?, store storeName: String?, json: Bool) throws
         -> ExitStatus
@@ -18,38 +18,14 @@ public enum BackupCommand {
             }
             storeConfigs = storeConfigs.filter { $0.name == storeName }
         }
-        let lock = try JobLock(stateDirectory: agent.configuration.stateDirectory, job: job.name)
-        defer { withExtendedLifetime(lock) {} }
-
-        let stores = try storeConfigs.map(agent.makeStore)
-        let runner = BackupRunner(
-            plan: agent.plan(for: job), stores: stores, logger: agent.logger,
-            progress: json ? nil : TerminalProgress.ifTerminal("backup \(job.name)"))
-        let result = try runner.run()
-
-        // Retention, only on stores where the new snapshot is committed and checked.
-        var retentionErrors: [String: String] = [:]
-        var pruned: [String: [String]] = [:]
-        for (config, store) in zip(storeConfigs, stores) where !config.retention.isEmpty {
-            guard result.outcomes.first(where: { $0.store == config.name })?.succeeded == true else { continue }
-            do {
-                let decisions = try Pruner(
-                    store: store, prefix: ObjectNaming(prefix: "").jobPrefix(host: agent.configuration.host, job: job.name),
-                    policy: config.retention, logger: agent.logger
-                ).run(now: Date(), dryRun: false, verifiedNewest: result.snapshot)
-                pruned[config.name] = decisions.filter { !$0.keep }.map(\.entry.id.rawValue)
-            } catch {
-                retentionErrors[config.name] = "\(error)"
-            }
-        }
-
-        var status: ExitStatus =
-            switch result.status {
-            case .succeeded: .success
-            case .partial: .partial
-            case .failed: .failure
-            }
-        if status == .success && !retentionErrors.isEmpty { status = .partial }
+        let report = try BackupJobRunner(
+            agent: agent, job: job, stores: storeConfigs, trigger: .manual, state: agent.openStateForRecording(),
+            progress: json ? nil : TerminalProgress.ifTerminal("backup \(job.name)")
+        ).run()
+        let result = report.result
+        let pruned = report.pruned
+        let retentionErrors = report.retentionErrors
+        let status = report.exitStatus
 
         if json {
             let object: [String: Any] = [

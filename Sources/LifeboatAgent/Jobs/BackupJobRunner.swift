@@ -1,0 +1,153 @@
+import Foundation
+import LifeboatBackup
+import LifeboatCore
+import LifeboatSchedule
+import LifeboatStores
+import Logging
+
+/// Runs one backup job the way every caller must: under the job's lock, recorded in the state
+/// database from start to end, then retention on each store that committed the snapshot.
+///
+/// `lifeboat backup` and the daemon both run jobs through this type; only what they print differs.
+/// The state database is optional: a run whose recording fails still runs (the failure is logged,
+/// and `lifeboat status` then shows the job as not run, or stale).
+public struct BackupJobRunner {
+    public var agent: Agent
+    public var job: JobConfiguration
+    /// The stores to send to: the job's, or a subset of them.
+    public var stores: [StoreConfiguration]
+    public var trigger: RunTrigger
+    public var state: StateDatabase?
+    public var progress: (any ProgressObserver)?
+    public var clock: any WallClock
+
+    public init(
+        agent: Agent, job: JobConfiguration, stores: [StoreConfiguration], trigger: RunTrigger, state: StateDatabase?,
+        progress: (any ProgressObserver)? = nil, clock: any WallClock = .system
+    ) {
+        self.agent = agent
+        self.job = job
+        self.stores = stores
+        self.trigger = trigger
+        self.state = state
+        self.progress = progress
+        self.clock = clock
+    }
+
+    /// Takes the lock, records the run, backs up, applies retention, records the outcome.
+    ///
+    /// Throws what the backup throws (after recording the run as failed); a job that is already
+    /// running throws `BackupError.Code.busy` after recording a skipped run.
+    public func run() throws -> BackupJobReport {
+        let lock: JobLock
+        do {
+            lock = try JobLock(stateDirectory: agent.configuration.stateDirectory, job: job.name)
+        } catch let error as BackupError where error.code == .busy {
+            record("Skipped run not recorded") {
+                try $0.recordSkippedRun(job: job.name, trigger: trigger, at: clock.now(), reason: error.message)
+            }
+            throw error
+        }
+        defer { withExtendedLifetime(lock) {} }
+
+        let runID = record("Run start not recorded") {
+            try $0.beginRun(job: job.name, trigger: trigger, at: clock.now())
+        }
+        let report: BackupJobReport
+        do {
+            report = try backUp(run: runID)
+        } catch {
+            if let runID {
+                record("Run end not recorded") { try $0.finishRun(runID, .failed("\(error)"), at: clock.now()) }
+            }
+            throw error
+        }
+        if let runID {
+            record("Run end not recorded") { try $0.finishRun(runID, report.outcome, at: clock.now()) }
+        }
+        return report
+    }
+
+    private func backUp(run: RunID?) throws -> BackupJobReport {
+        let made = try stores.map(agent.makeStore)
+        let runner = BackupRunner(
+            plan: agent.plan(for: job), stores: made, logger: agent.logger, progress: progress,
+            now: { [clock] in clock.now() })
+        let result = try runner.run()
+
+        // Retention, only on stores where the new snapshot is committed and checked.
+        var retentionErrors: [String: String] = [:]
+        var pruned: [String: [String]] = [:]
+        for (config, store) in zip(stores, made) where !config.retention.isEmpty {
+            guard result.outcomes.first(where: { $0.store == config.name })?.succeeded == true else { continue }
+            do {
+                let decisions = try Pruner(
+                    store: store,
+                    prefix: ObjectNaming(prefix: "").jobPrefix(host: agent.configuration.host, job: job.name),
+                    policy: config.retention, logger: agent.logger
+                ).run(now: clock.now(), dryRun: false, verifiedNewest: result.snapshot)
+                pruned[config.name] = decisions.filter { !$0.keep }.map(\.entry.id.rawValue)
+            } catch {
+                retentionErrors[config.name] = "\(error)"
+            }
+        }
+        return BackupJobReport(run: run, result: result, pruned: pruned, retentionErrors: retentionErrors)
+    }
+
+    /// Runs `body` on the state database, if there is one; a failure is logged, never thrown.
+    @discardableResult
+    private func record<T>(_ message: Logger.Message, _ body: (StateDatabase) throws -> T) -> T? {
+        guard let state else { return nil }
+        do {
+            return try body(state)
+        } catch {
+            agent.logger.warning(message, metadata: ["job": "\(job.name)", "error": "\(error)"])
+            return nil
+        }
+    }
+}
+
+/// What a backup job run produced.
+public struct BackupJobReport: Sendable {
+    /// The run's id in the state database, when it was recorded.
+    public var run: RunID?
+    public var result: BackupResult
+    /// Snapshot ids deleted by retention, per store.
+    public var pruned: [String: [String]]
+    /// Retention failures (after a good backup), per store.
+    public var retentionErrors: [String: String]
+
+    /// The run's result: a backup that succeeded everywhere but whose retention failed is partial.
+    public var runResult: RunResult {
+        switch result.status {
+        case .succeeded: retentionErrors.isEmpty ? .succeeded : .partial
+        case .partial: .partial
+        case .failed: .failed
+        }
+    }
+
+    /// The exit status of `lifeboat backup` for this run.
+    public var exitStatus: ExitStatus {
+        switch runResult {
+        case .succeeded: .success
+        case .partial: .partial
+        default: .failure
+        }
+    }
+
+    /// The record of this run in the state database.
+    public var outcome: RunOutcome {
+        let failures =
+            result.outcomes.compactMap { o in o.error.map { "\(o.store): \($0)" } }
+            + retentionErrors.sorted { $0.key < $1.key }.map { "\($0.key): retention: \($0.value)" }
+        return RunOutcome(
+            result: runResult, snapshot: result.snapshot.rawValue, archive: result.archiveName,
+            archiveBytes: result.sidecar.archive.size, error: failures.isEmpty ? nil : failures.joined(separator: "; "),
+            stores: result.outcomes.map { o in
+                StoreRunRecord(
+                    store: o.store, ok: o.succeeded, verification: o.verification, error: o.error,
+                    bytes: o.succeeded ? result.sidecar.archive.size : nil, retentionError: retentionErrors[o.store],
+                    pruned: pruned[o.store]?.count ?? 0)
+            })
+    }
+}

@@ -1,0 +1,74 @@
+import GRDB
+
+extension StateDatabase {
+    /// The schema, one versioned migration at a time. A migration, once released, is never changed:
+    /// later schema changes are new migrations appended here.
+    ///
+    /// Times are stored as GRDB stores `Date`: UTC text `YYYY-MM-DD HH:MM:SS.SSS`, which sorts in time
+    /// order and reads well in `sqlite3`. `trigger` and `result` are free text (no CHECK constraint), so
+    /// that a new trigger or result does not need a table rebuild; Swift decides what they mean.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+
+        migrator.registerMigration("1-runs") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE runs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        job TEXT NOT NULL,
+                        "trigger" TEXT NOT NULL,        -- manual, schedule, catch-up, drill
+                        started_at DATETIME NOT NULL,
+                        ended_at DATETIME,              -- NULL while running, and for interrupted runs
+                        result TEXT NOT NULL,           -- running, succeeded, partial, failed, skipped, interrupted
+                        snapshot TEXT,                  -- the snapshot id the run made
+                        archive TEXT,                   -- its object name on the stores
+                        archive_bytes INTEGER,
+                        error TEXT,
+                        pid INTEGER NOT NULL,           -- the process that ran it: pid, start time
+                        process_start INTEGER NOT NULL, -- (clock ticks after boot) and boot id, so
+                        boot_id TEXT NOT NULL,          -- a reused pid is never taken for it
+                        agent_version TEXT NOT NULL
+                    );
+                    CREATE INDEX runs_by_job ON runs(job, id);
+                    CREATE INDEX runs_running ON runs(result) WHERE result = 'running';
+
+                    CREATE TABLE run_stores (
+                        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                        store TEXT NOT NULL,
+                        ok BOOLEAN NOT NULL,            -- committed and checked there
+                        verification TEXT,
+                        error TEXT,
+                        bytes INTEGER,
+                        retention_error TEXT,
+                        pruned INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (run_id, store)
+                    );
+                    CREATE INDEX run_stores_success ON run_stores(store, ok, run_id);
+
+                    -- The newest fully successful run of each job.
+                    CREATE VIEW job_last_success AS
+                        SELECT job, MAX(id) AS run_id FROM runs WHERE result = 'succeeded' GROUP BY job;
+
+                    -- The newest run of each job that committed a snapshot on each store.
+                    CREATE VIEW store_last_success AS
+                        SELECT r.job AS job, s.store AS store, MAX(r.id) AS run_id
+                        FROM run_stores s JOIN runs r ON r.id = s.run_id
+                        WHERE s.ok
+                        GROUP BY r.job, s.store;
+                    """)
+        }
+
+        migrator.registerMigration("2-settings") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE settings (
+                        key TEXT PRIMARY KEY NOT NULL,
+                        value TEXT NOT NULL,
+                        updated_at DATETIME NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
+
+        return migrator
+    }
+}
