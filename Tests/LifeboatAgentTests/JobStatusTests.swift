@@ -150,8 +150,11 @@ import Testing
     }
 
     @Test func anUnusableScheduleNeedsAttention() throws {
-        let c = try configuration(nightly: "schedule: \"61 2 * * *\"")
-        let status = try JobStatus(job: c.jobs[0], state: nil, now: Date())
+        // The loader refuses such a schedule (with key and line); status must still cope with one.
+        #expect(throws: ConfigurationError.self) { _ = try self.configuration(nightly: "schedule: \"61 2 * * *\"") }
+        var job = try configuration().jobs[0]
+        job.schedule = "61 2 * * *"
+        let status = try JobStatus(job: job, state: nil, now: Date())
         #expect(status.scheduleError != nil && status.nextRun == nil)
         #expect(!status.isOK)
         #expect(status.problems.first?.hasPrefix("schedule \"61 2 * * *\": ") == true)

@@ -27,6 +27,7 @@ import Testing
         ("bad recipient", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", "age1notakey", "lifeboat.yaml:4: encryption.recipients[0]: not an age X25519 recipient"),
         ("unknown source in job", "sources: [astdb, config]", "sources: [astdb, cofnig]", "lifeboat.yaml:11: jobs[0].sources[1]: no source named 'cofnig'"),
         ("unknown store in job", "stores: [local]}", "stores: [nas]}", "jobs[0].stores[0]: no store named 'nas'"),
+        ("bad cron field", "schedule: \"30 2 * * *\"", "schedule: \"30 25 * * *\"", "jobs[0].schedule: "),
         ("unknown source kind", "kind: sqlite,", "kind: sqlite3,", "lifeboat.yaml:6: sources[0].kind: unknown source kind 'sqlite3'"),
         ("relative path", "path: /etc/asterisk}", "path: etc/asterisk}", "lifeboat.yaml:7: sources[1].path: 'etc/asterisk' must be an absolute path"),
         ("duplicate name", "{name: config, kind: files", "{name: astdb, kind: files", "lifeboat.yaml:7: sources[1]: a source named 'astdb' is defined twice"),

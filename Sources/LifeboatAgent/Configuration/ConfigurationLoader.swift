@@ -6,6 +6,7 @@ import LifeboatArchive
 import LifeboatBackup
 import LifeboatCore
 import LifeboatCrypto
+import LifeboatSchedule
 import LifeboatStores
 import Yams
 
@@ -561,8 +562,18 @@ struct ConfigurationLoader {
             guard TimeZone(identifier: id) != nil else { throw tz.error("unknown time zone '\(id)'") }
             timezone = id
         }
+        var schedule: String?
+        if let scheduleNode = keys["schedule"] {
+            let text = try scheduleNode.nonEmptyString()
+            do {
+                _ = try CronExpression(parsing: text)
+            } catch {
+                throw scheduleNode.error("\(error)")
+            }
+            schedule = text
+        }
         return JobConfiguration(
-            name: name, schedule: try keys["schedule"]?.nonEmptyString(), timezone: timezone, sources: sourceNames,
+            name: name, schedule: schedule, timezone: timezone, sources: sourceNames,
             stores: storeNames, staleAfter: staleAfter)
     }
 
