@@ -45,23 +45,6 @@ import Testing
         FaultProxy(endpoint: try servers["S3_PROXY_ENDPOINT"], scope: prefix)
     }
 
-    /// Writes `data` in 1 MiB pieces and commits.
-    @discardableResult
-    func upload(_ store: S3Store, _ name: String, _ data: [UInt8]) throws -> StoredObject {
-        let writer = try store.makeWriter(for: name)
-        do {
-            var offset = 0
-            while offset < data.count {
-                let end = min(data.count, offset + (1 << 20))
-                try writer.write(Array(data[offset..<end]))
-                offset = end
-            }
-            return try writer.commit()
-        } catch {
-            writer.abort()
-            throw error
-        }
-    }
 
     // MARK: Conformance
 
@@ -78,7 +61,7 @@ import Testing
     @Test func singlePutIsCheckedByTheServer() throws {
         let store = try store()
         let data = StoreConformance.bytes(3 << 20, seed: 11)
-        let stored = try upload(store, "\(prefix)/one.bin", data)
+        let stored = try StoreConformance.upload(store, "\(prefix)/one.bin", data)
         #expect(stored.size == Int64(data.count))
         #expect(stored.verification?.contains("Content-MD5") == true)
         #expect(try store.getBytes("\(prefix)/one.bin") == data)
@@ -88,7 +71,7 @@ import Testing
         let store = try store(through: true, threshold: 5 << 20, partSize: 5 << 20, concurrency: 3)
         let proxy = try proxy()
         let data = StoreConformance.bytes(17 << 20 + 12345, seed: 12)
-        let stored = try upload(store, "\(prefix)/multi.bin", data)
+        let stored = try StoreConformance.upload(store, "\(prefix)/multi.bin", data)
         #expect(stored.verification == "4 parts with Content-MD5, multipart ETag, size")
         #expect(try store.getBytes("\(prefix)/multi.bin", limit: 32 << 20) == data)
         let parts = try proxy.log().filter { $0.method == "PUT" && $0.query.contains("partNumber=") }
@@ -168,7 +151,7 @@ import Testing
             ]
         ])
         let data = StoreConformance.bytes(12 << 20, seed: 13)
-        try upload(store, "\(prefix)/slow.bin", data)
+        try StoreConformance.upload(store, "\(prefix)/slow.bin", data)
         #expect(try store.getBytes("\(prefix)/slow.bin", limit: 16 << 20) == data)
         let parts = try proxy.log().filter { $0.method == "PUT" && $0.query.contains("partNumber=") }
         let byNumber = Dictionary(grouping: parts) { request in
@@ -184,7 +167,7 @@ import Testing
         let proxy = try proxy()
         try proxy.add([["method": "PUT", "query": "partNumber=1&", "times": 1, "drop_after_bytes": 1 << 20]])
         let data = StoreConformance.bytes(11 << 20, seed: 14)
-        try upload(store, "\(prefix)/dropped.bin", data)
+        try StoreConformance.upload(store, "\(prefix)/dropped.bin", data)
         #expect(try store.getBytes("\(prefix)/dropped.bin", limit: 16 << 20) == data)
         let first = try proxy.log().filter { $0.query.contains("partNumber=1&") }
         #expect(first.count == 2)
@@ -195,7 +178,7 @@ import Testing
         let proxy = try proxy()
         try proxy.add([["method": "PUT", "query": "partNumber=2&", "times": 100, "status": 500]])
         let error = try #require(throws: StoreError.self) {
-            try upload(store, "\(prefix)/failed.bin", StoreConformance.bytes(11 << 20, seed: 15))
+            try StoreConformance.upload(store, "\(prefix)/failed.bin", StoreConformance.bytes(11 << 20, seed: 15))
         }
         #expect(error.code == .unavailable)
         #expect(try store.stat("\(prefix)/failed.bin") == nil)

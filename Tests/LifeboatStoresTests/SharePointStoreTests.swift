@@ -36,23 +36,6 @@ import Testing
 
     static func data(_ count: Int, seed: UInt8) -> [UInt8] { StoreConformance.bytes(count, seed: seed) }
 
-    /// Writes `data` in 1 MiB pieces and commits; aborts on failure.
-    @discardableResult
-    func upload(_ store: any Store, _ name: String, _ data: [UInt8]) throws -> StoredObject {
-        let writer = try store.makeWriter(for: name)
-        do {
-            var offset = 0
-            while offset < data.count {
-                let end = min(data.count, offset + (1 << 20))
-                try writer.write(Array(data[offset..<end]))
-                offset = end
-            }
-            return try writer.commit()
-        } catch {
-            writer.abort()
-            throw error
-        }
-    }
 
     /// The Content-Range of each fragment of an upload of `total` bytes in fragments of `chunk`.
     static func ranges(total: Int, chunk: Int, from start: Int = 0) -> [String] {
@@ -147,7 +130,7 @@ import Testing
     @Test func aLargeObjectGoesUpInOrderedFragmentsWithoutTheToken() throws {
         let store = try store(chunkSize: 3 * Self.unit)
         let data = Self.data((5 << 20) + 1000, seed: 4)
-        let stored = try upload(store, "big/x.tar.zst.age", data)
+        let stored = try StoreConformance.upload(store, "big/x.tar.zst.age", data)
         #expect(stored.size == Int64(data.count))
         #expect(stored.verification == "6 fragments, quickXorHash and size checked")
         let log = try server.log()
@@ -163,9 +146,9 @@ import Testing
 
     @Test func aLargeObjectReplacesAnotherOfTheSameName() throws {
         let store = try store()
-        try upload(store, "r/x.age", Self.data((4 << 20) + 10, seed: 5))
+        try StoreConformance.upload(store, "r/x.age", Self.data((4 << 20) + 10, seed: 5))
         let second = Self.data((6 << 20) + 3, seed: 6)
-        try upload(store, "r/x.age", second)
+        try StoreConformance.upload(store, "r/x.age", second)
         #expect(try store.getBytes("r/x.age", limit: 8 << 20) == second)
         #expect(try store.list(prefix: "r/").map(\.name) == ["r/x.age"])
     }
@@ -177,7 +160,7 @@ import Testing
         for (index, size) in [0, 1, 20, 161, 4 << 20, (4 << 20) + 1, (5 << 20) + 7].enumerated() {
             let data = (0..<size).map { _ in UInt8.random(in: 0...255) }
             let name = "q/file-\(index).bin"
-            try upload(store, name, data)
+            try StoreConformance.upload(store, name, data)
             try Data(data).write(to: URL(fileURLWithPath: folder.path + "/file-\(index).bin"))
             expected["PBX Backups/" + name] = QuickXorHash.base64(of: data)
         }
@@ -204,7 +187,7 @@ import Testing
             chunkSize: 2 * Self.unit, retryPolicy: RetryPolicy(attempts: 4, initialDelay: 0.05, maxDelay: 0.5))
         try server.addFaults([["kind": "fragment", "skip": 1, "status": 503, "retry_after": 1]])
         let data = Self.data((5 << 20) + 5000, seed: 7)
-        try upload(store, "slow/x.age", data)
+        try StoreConformance.upload(store, "slow/x.age", data)
         #expect(try store.getBytes("slow/x.age", limit: 8 << 20) == data)
         let log = try server.log()
         let ranges = Self.ranges(total: data.count, chunk: 2 * Self.unit)
@@ -223,7 +206,7 @@ import Testing
             ["kind": "graph", "method": "POST", "path": "createUploadSession", "status": 429, "retry_after": 1],
             ["kind": "graph", "method": "GET", "path": "children", "status": 503, "retry_after": 0, "times": 2],
         ])
-        try upload(store, "t/x.age", Self.data((4 << 20) + 1, seed: 8))
+        try StoreConformance.upload(store, "t/x.age", Self.data((4 << 20) + 1, seed: 8))
         let log = try server.log()
         let creations = log.filter { $0.path.hasSuffix(":/createUploadSession") }
         #expect(creations.map(\.status) == [429, 200])
@@ -237,7 +220,7 @@ import Testing
         let store = try store(chunkSize: 2 * Self.unit)
         try server.addFaults([["kind": "fragment", "skip": 2, "drop_after_bytes": 100_000]])
         let data = Self.data((5 << 20) + 5000, seed: 9)
-        try upload(store, "drop/x.age", data)
+        try StoreConformance.upload(store, "drop/x.age", data)
         #expect(try store.getBytes("drop/x.age", limit: 8 << 20) == data)
         let log = try server.log()
         let ranges = Self.ranges(total: data.count, chunk: 2 * Self.unit)
@@ -288,7 +271,7 @@ import Testing
         let store = try store(chunkSize: 2 * Self.unit)
         try server.addFaults([["kind": "fragment", "skip": 2, "expire_session": true]])
         let data = Self.data((5 << 20) + 11, seed: 11)
-        try upload(store, "exp/x.age", data)
+        try StoreConformance.upload(store, "exp/x.age", data)
         #expect(try store.getBytes("exp/x.age", limit: 8 << 20) == data)
         let log = try server.log()
         #expect(log.filter { $0.path.hasSuffix(":/createUploadSession") }.count == 2)
@@ -303,7 +286,7 @@ import Testing
         let store = try store(chunkSize: 2 * Self.unit)
         try server.addFaults([["kind": "fragment", "skip": 1, "expire_session": true, "times": 100]])
         let error = try #require(throws: StoreError.self) {
-            try upload(store, "gone/x.age", Self.data((5 << 20) + 11, seed: 12))
+            try StoreConformance.upload(store, "gone/x.age", Self.data((5 << 20) + 11, seed: 12))
         }
         #expect(error.code == .unavailable)
         #expect(error.message.contains("forgot the upload session"))
@@ -315,7 +298,7 @@ import Testing
         let store = try store()
         try server.addFaults([["kind": "fragment", "corrupt_hash": true, "times": 100]])
         let error = try #require(throws: StoreError.self) {
-            try upload(store, "bad/x.age", Self.data((5 << 20) + 1, seed: 13))
+            try StoreConformance.upload(store, "bad/x.age", Self.data((5 << 20) + 1, seed: 13))
         }
         #expect(error.code == .integrity)
         #expect(error.message.contains("quickXorHash") && error.message.contains("it was deleted"), "\(error)")

@@ -22,6 +22,25 @@ enum StoreConformance {
         try invalidNamesAreRefused(store, prefix)
     }
 
+    /// Writes `data` in 1 MiB pieces, as the backup pipeline hands them over, and commits; aborts
+    /// on failure.
+    @discardableResult
+    static func upload(_ store: any Store, _ name: String, _ data: [UInt8]) throws -> StoredObject {
+        let writer = try store.makeWriter(for: name)
+        do {
+            var offset = 0
+            while offset < data.count {
+                let end = min(data.count, offset + (1 << 20))
+                try writer.write(Array(data[offset..<end]))
+                offset = end
+            }
+            return try writer.commit()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
     static func bytes(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
         var state = UInt32(seed) &* 2_654_435_761
         return (0..<count).map { _ in

@@ -169,21 +169,9 @@ public final class GCSStore: Store, @unchecked Sendable {
         return session
     }
 
-    /// Sends `request` with the access token. After a 401 the token is dropped and the request sent
-    /// once more with a new one (a token can be revoked or expire early); the second answer stands.
+    /// Sends `request` with the access token (a 401 gets one more try with a new token).
     func sendAuthorized(_ request: HTTPRequest, what: String) throws -> CurlResponse {
-        var retried = false
-        while true {
-            let token = try tokens.token()
-            var authorized = request
-            authorized.headers.append(("Authorization", "Bearer " + token.reveal()))
-            let response = try http.send(authorized, what: what)
-            guard response.status == 401, !retried else { return response }
-            logger?.notice(
-                "Access token refused; getting a new one", metadata: ["store": "\(name)", "operation": "\(what)"])
-            tokens.invalidate(token)
-            retried = true
-        }
+        try http.send(request, what: what, authorizedBy: tokens, store: name, logger: logger)
     }
 
     /// Sends a request to a resumable session URI: with the access token when the URI is on the

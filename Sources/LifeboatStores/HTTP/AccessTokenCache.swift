@@ -1,4 +1,6 @@
 import Foundation
+import LifeboatCurl
+import Logging
 import LifeboatCore
 
 #if canImport(Glibc)
@@ -105,4 +107,26 @@ protocol AccessTokenSource: AnyObject, Sendable {
 private final class WeakTokenSource: @unchecked Sendable {
     // @unchecked: set once, in the owner's init, before the cache can call its closure.
     weak var source: (any AccessTokenSource)?
+}
+
+extension HTTPClient {
+    /// Sends `request` with a bearer token from `tokens`. After a 401 the token is dropped and the
+    /// request sent once more with a new one (a token can be revoked or expire early); the second
+    /// answer stands.
+    func send(
+        _ request: HTTPRequest, what: String, authorizedBy tokens: AccessTokenCache, store: String, logger: Logger?
+    ) throws -> CurlResponse {
+        var retried = false
+        while true {
+            let token = try tokens.token()
+            var authorized = request
+            authorized.headers.append(("Authorization", "Bearer " + token.reveal()))
+            let response = try send(authorized, what: what)
+            guard response.status == 401, !retried else { return response }
+            logger?.notice(
+                "Access token refused; getting a new one", metadata: ["store": "\(store)", "operation": "\(what)"])
+            tokens.invalidate(token)
+            retried = true
+        }
+    }
 }

@@ -14,7 +14,6 @@ struct HTTPRequest {
     var sink: (any ByteSink)?
     var responseLimit = 4 << 20
     var cancellation: CurlCancellation?
-    var progress: ((_ uploaded: Int64, _ downloaded: Int64) -> Void)?
 
     init(_ method: String, _ url: String, headers: [(name: String, value: String)] = []) {
         self.method = method
@@ -64,7 +63,6 @@ final class HTTPClient: @unchecked Sendable {
         transfer.connectTimeout = connectTimeout
         transfer.lowSpeedTime = stallTimeout
         transfer.cancellation = request.cancellation
-        transfer.progress = request.progress
         do {
             let response = try handle.perform(transfer)
             checkIn(handle)
@@ -83,8 +81,6 @@ final class HTTPClient: @unchecked Sendable {
             return StoreError(.unavailable, "\(prefix): \(error)", underlying: error)
         case .tls:
             return .tls(prefix, error, caFile: caFile)
-        case .aborted:
-            return StoreError(.io, "\(prefix): \(error)", underlying: error)
         default:
             return StoreError(.io, "\(prefix): \(error)", underlying: error)
         }
@@ -125,12 +121,18 @@ enum HTTPFailure {
     static func retryAfter(_ response: CurlResponse, now: Date = Date()) -> Double? {
         guard let value = response.header("Retry-After") else { return nil }
         if let seconds = Double(value), seconds >= 0 { return seconds }
+        guard let date = httpDate(value) else { return nil }
+        return max(0, date.timeIntervalSince(now))
+    }
+
+    /// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7), as `Retry-After` and
+    /// `Last-Modified` carry it.
+    static func httpDate(_ text: String) -> Date? {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return max(0, date.timeIntervalSince(now))
+        return formatter.date(from: text)
     }
 
     /// The start of an error body as printable text, for messages when the body cannot be parsed.

@@ -240,7 +240,7 @@ public final class S3Store: Store, @unchecked Sendable {
         guard let size = response.header("Content-Length").flatMap(Int64.init) else {
             throw StoreError(.io, "\(self): stat of \(key) failed: the answer has no Content-Length")
         }
-        let modified = response.header("Last-Modified").flatMap(Self.parseHTTPDate)
+        let modified = response.header("Last-Modified").flatMap(HTTPFailure.httpDate).map { Int64($0.timeIntervalSince1970) }
         return Head(size: size, modified: modified, etag: response.header("ETag").map(Self.unquote))
     }
 
@@ -297,12 +297,9 @@ public final class S3Store: Store, @unchecked Sendable {
         etag.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
     }
 
+    /// Seconds since 1970 of an ISO 8601 time (`LastModified`, Object Lock dates).
     static func parseISO8601(_ text: String) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text).map { Int64($0.timeIntervalSince1970) }
+        Timestamp.parseISO8601(text).map { Int64($0.timeIntervalSince1970) }
     }
 
     static func formatISO8601(_ date: Date) -> String {
@@ -311,13 +308,6 @@ public final class S3Store: Store, @unchecked Sendable {
         return formatter.string(from: date)
     }
 
-    static func parseHTTPDate(_ text: String) -> Int64? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text).map { Int64($0.timeIntervalSince1970) }
-    }
 }
 
 /// Reads part buffers one after the other (a single PUT of buffered parts, without joining them

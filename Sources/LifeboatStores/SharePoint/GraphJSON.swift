@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 
 /// The JSON documents of Microsoft Graph and the identity platform's token endpoint that the
 /// SharePoint store reads.
@@ -104,11 +105,7 @@ enum GraphJSON {
 
     /// `2026-11-26T02:30:00.123Z` or `2026-11-26T02:30:00Z` as seconds since 1970.
     static func timestamp(_ text: String) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text).map { Int64($0.timeIntervalSince1970) }
+        Timestamp.parseISO8601(text).map { Int64($0.timeIntervalSince1970) }
     }
 
     // MARK: Helpers
