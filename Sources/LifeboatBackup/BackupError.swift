@@ -3,7 +3,7 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: String {
             case sourceMissing, sourceUnreadable, integrity, notFound, targetNotEmpty, invalidArchive, allStoresFailed,
-                busy, usage
+                busy, usage, cancelled
         }
         private let wrapped: Wrapped
 
@@ -25,6 +25,8 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
         public static var busy: Code { Code(wrapped: .busy) }
         /// The request itself is wrong (an unknown component, conflicting options).
         public static var usage: Code { Code(wrapped: .usage) }
+        /// The run was stopped from outside (the daemon is shutting down); uploads were aborted.
+        public static var cancelled: Code { Code(wrapped: .cancelled) }
 
         public var description: String { wrapped.rawValue }
     }

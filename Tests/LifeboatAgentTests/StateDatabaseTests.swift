@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 import Testing
 
 @testable import LifeboatAgent
@@ -49,18 +50,18 @@ import Testing
         #expect(try sqlite3(folder.database, "PRAGMA journal_mode") == "wal")
         #expect(
             try sqlite3(folder.database, "SELECT identifier FROM grdb_migrations ORDER BY rowid")
-                == "1-runs\n2-settings")
+                == "1-runs\n2-settings\n3-events")
         #expect(
             try sqlite3(
                 folder.database,
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'grdb%' AND name NOT LIKE 'sqlite%' ORDER BY name"
             )
-                == "job_last_success\nrun_stores\nruns\nsettings\nstore_last_success")
+                == "events\njob_last_success\nrun_stores\nruns\nsettings\nstore_last_success")
 
         // Opening again migrates nothing and keeps the records.
         let again = try StateDatabase(stateDirectory: folder.state)
         #expect(try again.run(id)?.job == "nightly")
-        #expect(try sqlite3(folder.database, "SELECT count(*) FROM grdb_migrations") == "2")
+        #expect(try sqlite3(folder.database, "SELECT count(*) FROM grdb_migrations") == "3")
     }
 
     @Test func reportingCommandsCreateNothing() throws {
@@ -157,8 +158,37 @@ import Testing
         #expect(try afterKill.run(done)?.result == .succeeded)
         #expect(try afterKill.lastFinishedRun(job: "nightly")?.id == id)
         #expect(try afterKill.runningRuns().isEmpty)
-        // Marked once: the next open finds nothing new.
+        // The alert is written in the same transaction as the mark.
+        let alerts = try afterKill.events(type: "backup.failed")
+        #expect(alerts.count == 1)
+        #expect(alerts.first?.level == .alert)
+        #expect(alerts.first?.attributes["run"] == "\(id)" && alerts.first?.attributes["result"] == "interrupted")
+        // Marked once: the next open finds nothing new, and raises nothing again.
         #expect(try StateDatabase(stateDirectory: folder.state).interruptedAtOpen.isEmpty)
+        #expect(try afterKill.events(type: "backup.*").count == 1)
+    }
+
+    @Test func theEventLogKeepsEachEventOnceAndFiltersByTimeTypeAndLevel() throws {
+        let folder = Folder()
+        let state = try StateDatabase(stateDirectory: folder.state)
+        let events = [
+            Event(type: "backup.succeeded", level: .information, time: t0, source: "agent", attributes: ["job": "a"]),
+            Event(type: "backup.stale", level: .alert, time: t0 + 60, source: "agent", attributes: ["job": "a"]),
+            Event(
+                type: "pbx.web_user_locked_out", level: .warning, time: t0 + 120, source: "api",
+                attributes: ["user": "admin", "ip": "203.0.113.9"], message: "Web user locked out"),
+        ]
+        for event in events { #expect(try state.recordEvent(event)) }
+        #expect(try !state.recordEvent(events[1]), "the same id is recorded once")
+        #expect(try state.events() == events)
+        #expect(try state.events(since: t0 + 60).map(\.type) == ["backup.stale", "pbx.web_user_locked_out"])
+        #expect(try state.events(type: "backup.*").map(\.type) == ["backup.succeeded", "backup.stale"])
+        #expect(try state.events(minimumLevel: .warning).map(\.level) == [.alert, .warning])
+        #expect(try state.events(limit: 1) == [events[2]])
+        #expect(try state.eventCounts() == [.information: 1, .warning: 1, .alert: 1])
+        #expect(Event.isWellFormedType("pbx.sip_trunk_registration_failed"))
+        #expect(!Event.isWellFormedType("Backup.Failed") && !Event.isWellFormedType("backup..failed"))
+        #expect(events[0].id.hasPrefix("evt_") && events[0].id.count == 30 && events[0].id != events[1].id)
     }
 
     @Test func aReusedPidOrAnEarlierBootIsNotTakenForTheRunningProcess() throws {

@@ -11,6 +11,10 @@ import Logging
 /// `lifeboat backup` and the daemon both run jobs through this type; only what they print differs.
 /// The state database is optional: a run whose recording fails still runs (the failure is logged,
 /// and `lifeboat status` then shows the job as not run, or stale).
+///
+/// Every run ends with an event in the event log: `backup.succeeded`, `backup.partial` (with an
+/// `upload.failed` per store that failed), `backup.failed`, or `backup.skipped` when the job was
+/// already running; `retention.pruned` when retention deleted snapshots.
 public struct BackupJobRunner {
     public var agent: Agent
     public var job: JobConfiguration
@@ -20,10 +24,12 @@ public struct BackupJobRunner {
     public var state: StateDatabase?
     public var progress: (any ProgressObserver)?
     public var clock: any WallClock
+    /// Set by the daemon to stop the run when it shuts down; the run is then recorded as interrupted.
+    public var cancellation: CancellationFlag?
 
     public init(
         agent: Agent, job: JobConfiguration, stores: [StoreConfiguration], trigger: RunTrigger, state: StateDatabase?,
-        progress: (any ProgressObserver)? = nil, clock: any WallClock = .system
+        progress: (any ProgressObserver)? = nil, clock: any WallClock = .system, cancellation: CancellationFlag? = nil
     ) {
         self.agent = agent
         self.job = job
@@ -32,6 +38,7 @@ public struct BackupJobRunner {
         self.state = state
         self.progress = progress
         self.clock = clock
+        self.cancellation = cancellation
     }
 
     /// Takes the lock, records the run, backs up, applies retention, records the outcome.
@@ -46,6 +53,7 @@ public struct BackupJobRunner {
             record("Skipped run not recorded") {
                 try $0.recordSkippedRun(job: job.name, trigger: trigger, at: clock.now(), reason: error.message)
             }
+            raise(AgentEvent.backupSkipped, .warning, message: "\(job.name): not started: \(error.message)")
             throw error
         }
         defer { withExtendedLifetime(lock) {} }
@@ -57,22 +65,73 @@ public struct BackupJobRunner {
         do {
             report = try backUp(run: runID)
         } catch {
+            let cancelled = (error as? BackupError)?.code == .cancelled
             if let runID {
-                record("Run end not recorded") { try $0.finishRun(runID, .failed("\(error)"), at: clock.now()) }
+                var outcome = RunOutcome.failed("\(error)")
+                if cancelled { outcome.result = .interrupted }
+                record("Run end not recorded") { try $0.finishRun(runID, outcome, at: clock.now()) }
             }
+            raise(
+                AgentEvent.backupFailed, cancelled ? .warning : .alert,
+                attributes: ["error": "\(error)", "result": cancelled ? "interrupted" : "failed"],
+                message: "\(job.name): backup \(cancelled ? "interrupted" : "failed"): \(error)")
             throw error
         }
         if let runID {
             record("Run end not recorded") { try $0.finishRun(runID, report.outcome, at: clock.now()) }
         }
+        raiseEvents(for: report)
         return report
+    }
+
+    private func raiseEvents(for report: BackupJobReport) {
+        let snapshot = ["snapshot": report.result.snapshot.rawValue, "archive": report.result.archiveName]
+        for outcome in report.result.outcomes {
+            guard let error = outcome.error else { continue }
+            raise(
+                AgentEvent.uploadFailed, .warning, attributes: ["store": outcome.store, "error": error],
+                message: "\(job.name): the snapshot did not reach store \(outcome.store): \(error)")
+        }
+        for (store, ids) in report.pruned.sorted(by: { $0.key < $1.key }) where !ids.isEmpty {
+            raise(
+                AgentEvent.retentionPruned, .information,
+                attributes: ["store": store, "count": "\(ids.count)", "snapshots": ids.joined(separator: " ")],
+                message: "\(job.name): retention deleted \(ids.count) snapshot(s) on \(store)")
+        }
+        let committed = report.result.outcomes.filter(\.succeeded).map(\.store)
+        var attributes = snapshot
+        attributes["bytes"] = "\(report.result.sidecar.archive.size)"
+        attributes["stores"] = committed.joined(separator: " ")
+        switch report.runResult {
+        case .succeeded:
+            raise(
+                AgentEvent.backupSucceeded, .information, attributes: attributes,
+                message: "\(job.name): snapshot \(report.result.snapshot) committed on \(committed.joined(separator: ", "))")
+        default:
+            attributes["error"] = report.outcome.error
+            raise(
+                AgentEvent.backupPartial, .warning, attributes: attributes,
+                message: "\(job.name): snapshot \(report.result.snapshot) is not everywhere: \(report.outcome.error ?? "")")
+        }
+    }
+
+    /// Records an event about this job (with `job` and `trigger` attributes) in the event log.
+    private func raise(
+        _ type: String, _ level: EventLevel, attributes: [String: String] = [:], message: String
+    ) {
+        var attributes = attributes
+        attributes["job"] = job.name
+        attributes["trigger"] = trigger.rawValue
+        let event = Event(
+            type: type, level: level, time: clock.now(), source: "agent", attributes: attributes, message: message)
+        record("Event not recorded") { try $0.recordEvent(event) }
     }
 
     private func backUp(run: RunID?) throws -> BackupJobReport {
         let made = try stores.map(agent.makeStore)
         let runner = BackupRunner(
             plan: agent.plan(for: job), stores: made, logger: agent.logger, progress: progress,
-            now: { [clock] in clock.now() })
+            now: { [clock] in clock.now() }, cancellation: cancellation)
         let result = try runner.run()
 
         // Retention, only on stores where the new snapshot is committed and checked.

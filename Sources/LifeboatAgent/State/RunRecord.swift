@@ -150,6 +150,12 @@ public struct StoreSuccess: Sendable, Hashable {
     public var verification: String?
 }
 
+/// A job and one of its stores.
+public struct StoreFailureKey: Sendable, Hashable {
+    public var job: String
+    public var store: String
+}
+
 /// One entry of the state database's key/value table.
 public struct StateSetting: Sendable, Hashable {
     public var key: String

@@ -69,6 +69,25 @@ extension StateDatabase {
                     """)
         }
 
+        migrator.registerMigration("3-events") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE events (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the order events were recorded in
+                        id TEXT NOT NULL UNIQUE,                -- the event's own stable id
+                        type TEXT NOT NULL,
+                        level TEXT NOT NULL,                    -- information, warning, alert
+                        time DATETIME NOT NULL,
+                        source TEXT NOT NULL,
+                        attributes TEXT NOT NULL,               -- a JSON object of strings
+                        message TEXT,
+                        recorded_at DATETIME NOT NULL
+                    );
+                    CREATE INDEX events_by_time ON events(time);
+                    CREATE INDEX events_by_type ON events(type, seq);
+                    """)
+        }
+
         return migrator
     }
 }

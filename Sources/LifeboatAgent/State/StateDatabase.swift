@@ -199,6 +199,18 @@ public final class StateDatabase: Sendable {
                     updated.result = .interrupted
                     updated.error = message
                     marked.append(updated)
+                    // In the same transaction: a run is never marked without its event.
+                    _ = try insertEvent(
+                        db,
+                        Event(
+                            type: AgentEvent.backupFailed, level: .alert, time: now, source: "agent",
+                            attributes: [
+                                "job": run.job, "run": "\(run.id)", "trigger": run.trigger.rawValue,
+                                "result": RunResult.interrupted.rawValue,
+                                "started": Timestamp.iso8601(run.startedAt),
+                            ],
+                            message: "\(run.job): run \(run.id) was \(message)"),
+                        at: now)
                 }
                 return marked
             }
@@ -286,6 +298,21 @@ public final class StateDatabase: Sendable {
             var counts: [String: [RunResult: Int]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT job, result, count(*) FROM runs GROUP BY job, result") {
                 counts[row[0], default: [:]][RunResult(rawValue: row[1])] = row[2]
+            }
+            return counts
+        }
+    }
+
+    /// How many runs of each job did not reach each store, keyed by (job, store).
+    public func storeFailureCounts() throws -> [StoreFailureKey: Int] {
+        try read { db in
+            var counts: [StoreFailureKey: Int] = [:]
+            let sql = """
+                SELECT r.job, s.store, count(*) FROM run_stores s JOIN runs r ON r.id = s.run_id
+                WHERE NOT s.ok GROUP BY r.job, s.store
+                """
+            for row in try Row.fetchAll(db, sql: sql) {
+                counts[StoreFailureKey(job: row[0], store: row[1])] = row[2]
             }
             return counts
         }

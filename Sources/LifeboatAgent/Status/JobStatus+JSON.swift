@@ -70,5 +70,5 @@ extension JobStatus {
 
 extension Optional {
     /// The value, or JSON `null`.
-    fileprivate var json: Any { self.map { $0 as Any } ?? NSNull() }
+    var json: Any { self.map { $0 as Any } ?? NSNull() }
 }

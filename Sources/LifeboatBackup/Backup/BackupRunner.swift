@@ -21,16 +21,28 @@ public final class BackupRunner {
     private let logger: Logger
     private let progress: (any ProgressObserver)?
     private let now: () -> Date
+    private let cancellation: CancellationFlag?
 
+    /// `cancellation`, when set, is checked between pieces of the archive and before the commit: a
+    /// cancelled run aborts every upload (nothing is committed under a final name) and throws
+    /// `BackupError.Code.cancelled`.
     public init(
         plan: BackupPlan, stores: [any Store], logger: Logger, progress: (any ProgressObserver)? = nil,
-        now: @escaping () -> Date = Date.init
+        now: @escaping () -> Date = Date.init, cancellation: CancellationFlag? = nil
     ) {
         self.plan = plan
         self.stores = stores
         self.logger = logger
         self.progress = progress
         self.now = now
+        self.cancellation = cancellation
+    }
+
+    /// Throws `BackupError.Code.cancelled` when the run was asked to stop.
+    private func checkCancellation() throws {
+        if let reason = cancellation?.cancellationReason {
+            throw BackupError(.cancelled, "the backup was stopped before it was committed: \(reason)")
+        }
     }
 
     public func run() throws -> BackupResult {
@@ -70,6 +82,7 @@ public final class BackupRunner {
         try LocalFiles.makeDirectories(staging, mode: 0o700)
         defer { LocalFiles.removeTree(staging) }
         let components = try plan.sources.map { try prepare($0, staging: staging) }
+        try checkCancellation()
         let manifest = makeManifest(id: id, created: created, components: components)
         let archiveName = plan.naming.archiveName(
             host: plan.host, job: plan.job, created: created, id: id, extension: plan.archiveExtension)
@@ -91,6 +104,7 @@ public final class BackupRunner {
         let written: (size: Int64, sha256: String, checksums: ChecksumList)
         do {
             written = try writeArchive(manifest: manifest, components: components, to: fanOut)
+            try checkCancellation()
         } catch {
             fanOut.abortAll()
             for failure in fanOut.failures { outcomes[failure.store.name] = "\(failure.error)" }
@@ -216,6 +230,7 @@ public final class BackupRunner {
 
         for component in components {
             for entry in component.entries {
+                try checkCancellation()
                 switch entry.type {
                 case .directory, .symlink, .hardlink, .other:
                     try tar.add(entry.metadata, contents: [])
@@ -289,7 +304,10 @@ public final class BackupRunner {
                 hasher.update(chunk)
                 try tar.writeData(chunk)
                 remaining -= Int64(n)
-                if remaining & 0xF_FFFF < Int64(n) { report(Int64(before.st_size) - remaining) }
+                if remaining & 0xF_FFFF < Int64(n) {
+                    report(Int64(before.st_size) - remaining)
+                    try checkCancellation()
+                }
             }
             if torn {
                 let zeros = [UInt8](repeating: 0, count: 4096)
