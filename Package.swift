@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries from Debian, each imported by exactly one Swift module.
@@ -55,6 +57,13 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "LifeboatSchedule", dependencies: ["LifeboatCore"], swiftSettings: strict),
         .target(
+            name: "LifeboatNotify",
+            dependencies: [
+                "LifeboatCore", "LifeboatCurl", "LifeboatCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "LifeboatBackup",
             dependencies: [
                 "LifeboatCore", "LifeboatCrypto", "LifeboatArchive", "LifeboatStores",
@@ -66,8 +75,11 @@ let package = Package(
             name: "LifeboatAgent",
             dependencies: [
                 "LifeboatCore", "LifeboatCrypto", "LifeboatArchive", "LifeboatStores", "LifeboatBackup",
-                "LifeboatSchedule",
+                "LifeboatSchedule", "LifeboatNotify",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -95,7 +107,11 @@ let package = Package(
                 "LifeboatBackup", "LifeboatCore", "LifeboatCrypto", "LifeboatArchive", "LifeboatStores",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
-        .testTarget(name: "LifeboatAgentTests", dependencies: ["LifeboatAgent", "LifeboatCore"]),
+        .testTarget(
+            name: "LifeboatNotifyTests",
+            dependencies: ["LifeboatNotify", "LifeboatCore", "LifeboatCurl", "LifeboatCrypto"]),
+        .testTarget(
+            name: "LifeboatAgentTests", dependencies: ["LifeboatAgent", "LifeboatCore", "LifeboatSchedule"]),
         .testTarget(
             name: "LifeboatEndToEndTests",
             dependencies: ["LifeboatCore", "LifeboatCrypto", "LifeboatCurl"]),

@@ -2,7 +2,7 @@ import ArgumentParser
 import LifeboatAgent
 
 @main
-struct Lifeboat: ParsableCommand {
+struct Lifeboat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lifeboat",
         abstract: "Backup, archive and contingency agent for PBX systems.",
@@ -13,7 +13,7 @@ struct Lifeboat: ParsableCommand {
         version: Agent.version,
         subcommands: [
             Demo.self, Keygen.self, Backup.self, Snapshots.self, Verify.self, Restore.self, Prune.self, Config.self,
-            Schedule.self, Status.self,
+            Schedule.self, Status.self, Daemon.self, Events.self,
         ])
 }
 

@@ -36,6 +36,10 @@ import Testing
         ("missing key", "{name: local, kind: local, path: /var/backups/lifeboat, ", "{name: local, kind: local, ", "lifeboat.yaml:9: stores[0]: missing key 'path'"),
         ("bad duration", "schedule: \"30 2 * * *\",", "schedule: \"30 2 * * *\", stale_after: soon,", "jobs[0].stale_after: expected a duration"),
         ("unbuilt section", "jobs:\n", "notifications: {group_wait: 30s}\njobs:\n", "lifeboat.yaml:10: notifications: this version of Lifeboat does not support 'notifications' yet"),
+        ("api on a public address", "jobs:\n", "api: {listen: \"0.0.0.0:8640\", token: {secret_env: HOME}}\njobs:\n", "lifeboat.yaml:10: api.listen: the API listens on the loopback interface only"),
+        ("api token too short", "jobs:\n", "api: {listen: \"127.0.0.1:8640\", token: {secret_env: HOME}}\njobs:\n", "api.token: the API token is too short"),
+        ("jitter without a schedule", "schedule: \"30 2 * * *\",", "jitter: 5m,", "jobs[0].jitter: jitter needs a schedule"),
+        ("bad shutdown grace", "jobs:\n", "shutdown_grace: forever\njobs:\n", "lifeboat.yaml:10: shutdown_grace: expected a duration"),
         (
             "s3 over plain http", "{name: local, kind: local,",
             "{name: s3, kind: s3, endpoint: \"http://127.0.0.1:9\", bucket: b, access_key_id: k, secret_access_key: {secret_env: HOME}}\n  - {name: local, kind: local,",

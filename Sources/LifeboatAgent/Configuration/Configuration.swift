@@ -31,6 +31,10 @@ public struct Configuration: Sendable {
     public var stores: [StoreConfiguration]
     /// `jobs`: which sources go to which stores.
     public var jobs: [JobConfiguration]
+    /// `api`: the HTTP listener of the daemon (metrics, status); nil when not configured.
+    public var api: APIConfiguration?
+    /// `shutdown_grace`: how long the daemon lets a running job finish after SIGTERM (default 60 s).
+    public var shutdownGrace: Int64 = 60
 
     public func job(named name: String) -> JobConfiguration? { jobs.first { $0.name == name } }
     public func store(named name: String) -> StoreConfiguration? { stores.first { $0.name == name } }
@@ -112,6 +116,17 @@ public struct JobConfiguration: Sendable {
     public var stores: [String]
     /// `stale_after`: seconds without a successful snapshot before the job counts as stale.
     public var staleAfter: Int64?
+    /// `jitter`: the daemon starts each scheduled run up to this many seconds late, at random (default 0).
+    public var jitter: Int64 = 0
+}
+
+/// `api:` — the daemon's HTTP listener, on the loopback interface only.
+public struct APIConfiguration: Sendable {
+    /// From `listen`: `127.0.0.1` or `::1`.
+    public var host: String
+    public var port: Int
+    /// `token`: every request must carry `Authorization: Bearer <token>`.
+    public var token: Secret
 }
 
 extension Configuration {

@@ -18,8 +18,10 @@ struct ConfigurationLoader {
 
     /// Sections of the configuration contract that this version does not act on yet: refused rather
     /// than accepted and ignored, so nobody believes they are configured.
-    static let unbuiltSections = ["notifications", "api", "firmware"]
-    static let topLevelKeys = ["host", "state_dir", "pbx", "encryption", "compression", "sources", "stores", "jobs"]
+    static let unbuiltSections = ["notifications", "firmware"]
+    static let topLevelKeys = [
+        "host", "state_dir", "pbx", "encryption", "compression", "sources", "stores", "jobs", "api", "shutdown_grace",
+    ]
     static let unbuiltStoreKinds: [String] = []
     static let unbuiltSourceKinds = ["mariadb", "mysql"]
 
@@ -88,9 +90,17 @@ struct ConfigurationLoader {
         if jobs.isEmpty {
             throw ConfigurationError(file: file, keyPath: "jobs", line: top["jobs"]?.line, message: "no job is defined")
         }
+        var shutdownGrace: Int64 = 60
+        if let node = top["shutdown_grace"] {
+            guard let seconds = DurationText.seconds(try node.string()), seconds <= 86_400 else {
+                throw node.error("expected a duration such as 60s or 5m (at most 24h)")
+            }
+            shutdownGrace = seconds
+        }
         return Configuration(
             file: file, host: host, stateDirectory: stateDirectory, pbx: pbx, encryption: encryption,
-            compression: compression ?? ArchiveCompression(algorithm: .zstd, level: 3), sources: sources, stores: stores, jobs: jobs)
+            compression: compression ?? ArchiveCompression(algorithm: .zstd, level: 3), sources: sources, stores: stores,
+            jobs: jobs, api: try top["api"].map(parseAPI), shutdownGrace: shutdownGrace)
     }
 
     // MARK: Sections
@@ -529,7 +539,7 @@ struct ConfigurationLoader {
             "name", "schedule", "timezone", "sources", "stores", "stale_after", "jitter", "pre_backup", "post_backup",
             "drill",
         ])
-        for unbuilt in ["jitter", "pre_backup", "post_backup", "drill"] {
+        for unbuilt in ["pre_backup", "post_backup", "drill"] {
             if let n = keys[unbuilt] { throw n.error("not supported by this version yet (see the README)") }
         }
         guard let nameNode = keys["name"] else { throw node.error("missing key 'name'") }
@@ -572,9 +582,41 @@ struct ConfigurationLoader {
             }
             schedule = text
         }
+        var jitter: Int64 = 0
+        if let j = keys["jitter"] {
+            guard let seconds = DurationText.seconds(try j.string()) else {
+                throw j.error("expected a duration such as 5m")
+            }
+            guard schedule != nil else { throw j.error("jitter needs a schedule") }
+            jitter = seconds
+        }
         return JobConfiguration(
             name: name, schedule: schedule, timezone: timezone, sources: sourceNames,
-            stores: storeNames, staleAfter: staleAfter)
+            stores: storeNames, staleAfter: staleAfter, jitter: jitter)
+    }
+
+    private func parseAPI(_ node: ConfigNode) throws -> APIConfiguration {
+        let keys = try node.mapping(allowed: ["listen", "token"])
+        guard let listenNode = keys["listen"] else { throw node.error("missing key 'listen' (e.g. 127.0.0.1:8640)") }
+        let listen = try listenNode.nonEmptyString()
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+            (1...65535).contains(port)
+        else {
+            throw listenNode.error("expected HOST:PORT such as 127.0.0.1:8640")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard host == "127.0.0.1" || host == "::1" || host == "localhost" else {
+            throw listenNode.error("the API listens on the loopback interface only (127.0.0.1 or [::1]), not '\(host)'")
+        }
+        guard let tokenNode = keys["token"] else {
+            throw node.error("missing key 'token' (a secret every request must present as 'Authorization: Bearer …')")
+        }
+        let token = try parseSecret(tokenNode)
+        guard token.reveal().utf8.count >= 16 else {
+            throw tokenNode.error("the API token is too short: use at least 16 characters (e.g. openssl rand -hex 32)")
+        }
+        return APIConfiguration(host: host == "localhost" ? "127.0.0.1" : host, port: port, token: token)
     }
 
     // MARK: Values

@@ -35,15 +35,39 @@ public enum CommandRunner {
         exitWith { try body(logger()) }
     }
 
+    /// Loads the configuration and runs an asynchronous `body` (the daemon), like `run`.
+    public static func runAsync(
+        configOption: String?, verbosity: Int, _ body: (_ path: String, Configuration) async throws -> ExitStatus
+    ) async -> Never {
+        bootstrapLogging(verbosity: verbosity)
+        let status: ExitStatus
+        do {
+            let path = configPath(configOption)
+            status = try await body(path, try Configuration.load(path: path))
+        } catch {
+            status = report(error)
+        }
+        finish(status)
+    }
+
     private static func exitWith(_ body: () throws -> ExitStatus) -> Never {
         let status: ExitStatus
         do {
             status = try body()
         } catch {
-            fflush(nil)
-            StandardError.write("error: \(error)\n")
-            status = ExitStatus.of(error)
+            status = report(error)
         }
+        finish(status)
+    }
+
+    /// Prints `error` on standard error; returns the exit status it ends the command with.
+    private static func report(_ error: any Error) -> ExitStatus {
+        fflush(nil)
+        StandardError.write("error: \(error)\n")
+        return ExitStatus.of(error)
+    }
+
+    private static func finish(_ status: ExitStatus) -> Never {
         fflush(nil)
         exit(status.rawValue)
     }
