@@ -1,0 +1,175 @@
+import Foundation
+import LifeboatCurl
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A webhook receiver (`packaging/test-servers/webhook_server.py`) of one test, over TLS with its own
+/// test CA (or plain http), that verifies `X-Lifeboat-Signature` with Python's `hmac` on its own,
+/// records every request and answers faults on demand.
+final class WebhookTestServer {
+    static let secret = "whsec_lifeboat-test-5b0c7e9d2f"
+
+    /// `https://127.0.0.1:PORT` (or `http://` without TLS).
+    let baseURL: String
+    /// The hook: `baseURL + "/hooks/pbx?token=t0ken-in-the-query"`.
+    let url: URL
+    /// The test CA that signed the server's certificate.
+    let caFile: String
+    private let process: ChannelTestProcess
+
+    /// One request as the receiver saw it.
+    struct Request: Decodable {
+        var seq: Int
+        var method: String
+        var path: String
+        var headers: [[String]]
+        var body: String?
+        var bodyHex: String?
+        var signature: String?
+        var signatureValid: Bool
+        var expectedSignature: String?
+        var idempotencyKey: String?
+        var status: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case seq, method, path, headers, body, signature, status
+            case bodyHex = "body_hex"
+            case signatureValid = "signature_valid"
+            case expectedSignature = "expected_signature"
+            case idempotencyKey = "idempotency_key"
+        }
+
+        /// Every value of header `name` (any case), in the order received.
+        func headers(_ name: String) -> [String] {
+            headers.filter { $0.count == 2 && $0[0].lowercased() == name.lowercased() }.map { $0[1] }
+        }
+
+        func header(_ name: String) -> String? { headers(name).first }
+
+        /// The body bytes exactly as received.
+        var bodyBytes: [UInt8] {
+            guard let hex = bodyHex else { return [] }
+            var bytes: [UInt8] = []
+            var index = hex.startIndex
+            while index < hex.endIndex {
+                let next = hex.index(index, offsetBy: 2)
+                bytes.append(UInt8(hex[index..<next], radix: 16)!)
+                index = next
+            }
+            return bytes
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init(tls: Bool = true) throws {
+        let materials = try Self.materials.get()
+        caFile = materials.caFile
+        process = try ChannelTestProcess(name: "webhook", script: "webhook_server.py") { directory in
+            let secretFile = directory + "/secret"
+            try Self.secret.write(toFile: secretFile, atomically: true, encoding: .utf8)
+            var arguments = ["--secret-file", secretFile]
+            if tls { arguments += ["--tls-cert", materials.serverCertificate, "--tls-key", materials.serverKey] }
+            return arguments
+        }
+        baseURL = "\(tls ? "https" : "http")://127.0.0.1:\(process.port)"
+        url = URL(string: baseURL + "/hooks/pbx?token=t0ken-in-the-query")!
+    }
+
+    // MARK: Control
+
+    /// Queues fault rules: `["status": 503, "times": 2, "retry_after": "7", "body": "…", "delay": 3]`.
+    func addFaults(_ rules: [[String: Any]]) throws {
+        _ = try control("POST", "faults", body: try JSONSerialization.data(withJSONObject: rules))
+    }
+
+    /// Every request to the hook so far.
+    func log() throws -> [Request] {
+        try JSONDecoder().decode([Request].self, from: Data(control("GET", "log")))
+    }
+
+    private func control(_ method: String, _ action: String, body: Data? = nil) throws -> [UInt8] {
+        var transfer = CurlTransfer(url: "\(baseURL)/__control/\(action)")
+        transfer.method = method
+        transfer.caFile = caFile
+        transfer.headers = ["Expect:"]
+        if let body {
+            transfer.body = .bytes(Array(body))
+            transfer.headers.append("Content-Type: application/json")
+        }
+        transfer.responseLimit = 64 << 20
+        let response = try CurlHandle().perform(transfer)
+        guard (200..<300).contains(response.status) else {
+            throw Failure(
+                description: "webhook test server answered \(response.status) to \(method) \(action): "
+                    + String(decoding: response.body, as: UTF8.self) + process.output)
+        }
+        return response.body
+    }
+
+    // MARK: Certificates
+
+    /// The test CA, the server's certificate and key (for 127.0.0.1 and localhost), and a second CA
+    /// that signed nothing the server uses.
+    struct Materials {
+        var folder: String
+        var caFile: String
+        var serverCertificate: String
+        var serverKey: String
+        var strangerCAFile: String
+    }
+
+    /// Made once per test process with `openssl`, in a private folder removed when the process exits.
+    static let materials: Result<Materials, any Error> = Result {
+        let folder = NSTemporaryDirectory() + "lifeboat-webhook-tls-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        atexit {
+            if case .success(let materials) = WebhookTestServer.materials {
+                try? FileManager.default.removeItem(atPath: materials.folder)
+            }
+        }
+        func openssl(_ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["openssl"] + arguments
+            process.currentDirectoryURL = URL(fileURLWithPath: folder)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw Failure(description: "openssl \(arguments.prefix(2).joined(separator: " ")) failed")
+            }
+        }
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for (name, subject) in [("ca", "Lifeboat webhook test CA"), ("stranger-ca", "Some other CA")] {
+            try openssl(
+                ["req", "-x509"] + ec + [
+                    "-days", "2", "-subj", "/CN=\(subject)", "-keyout", "\(name)-key.pem", "-out", "\(name).pem",
+                    "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ])
+        }
+        try openssl(
+            ["req", "-new"] + ec + ["-subj", "/CN=localhost", "-keyout", "server-key.pem", "-out", "server.csr"])
+        try [
+            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ].joined(separator: "\n").write(toFile: folder + "/server.ext", atomically: true, encoding: .utf8)
+        try openssl([
+            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "2", "-sha256", "-extfile", "server.ext", "-out", "server.pem",
+        ])
+        for key in ["ca-key.pem", "stranger-ca-key.pem", "server-key.pem"] {
+            chmod(folder + "/" + key, 0o600)
+        }
+        return Materials(
+            folder: folder, caFile: folder + "/ca.pem", serverCertificate: folder + "/server.pem",
+            serverKey: folder + "/server-key.pem", strangerCAFile: folder + "/stranger-ca.pem")
+    }
+}
