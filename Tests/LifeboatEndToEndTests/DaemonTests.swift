@@ -156,9 +156,10 @@ import Testing
             try json(try lifeboat("snapshots", "--json", "--store", store)) as? [[String: Any]] ?? []
         }
 
-        func http(_ path: String, token: String?) throws -> (status: Int, body: String) {
+        func http(_ path: String, token: String?, post body: String? = nil) throws -> (status: Int, body: String) {
             var arguments = ["-s", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"]
             if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+            if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
             let result = try Harness.run("curl", arguments)
             var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
             let status = Int(lines.popLast() ?? "") ?? 0
@@ -250,5 +251,52 @@ import Testing
         #expect((stopped.last?["attributes"] as? [String: String])?["interrupted"] == "slow")
         // Every final-named archive of fast has its sidecar: nothing half-committed.
         #expect(try install.archives(in: "fast").count == install.snapshots(in: "fast").count)
+    }
+
+    @Test func postedEventsAreRecordedAndBadRequestsAreRefusedWithAReason() throws {
+        let install = try Installation()
+        try install.writeConfig(install.goodConfig.replacingOccurrences(of: "\"* * * * *\"", with: "\"0 3 1 1 *\""))
+        let notify = try NotifySocket(path: install.dir + "/notify.sock")
+        let daemon = try install.startDaemon(notify: notify)
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        #expect(notify.wait(for: "READY=1", within: 20).found)
+
+        let good = #"{"type": "pbx.extension_registration_blocked_out", "level": "alert", "attributes": {"extension": "1001", "ip": "198.51.100.7"}, "message": "Extension 1001 blocked"}"#
+        #expect(try install.http("/v1/events", token: nil, post: good).status == 401)
+        #expect(try install.http("/v1/events", token: "not-the-token-at-all", post: good).status == 401)
+        let oversized = #"{"type": "pbx.x", "level": "alert", "message": ""# + String(repeating: "x", count: 70_000) + #""}"#
+        let refused: [(String, Int, String)] = [
+            (oversized, 413, "larger than 65536 bytes"),
+            ("{not json", 400, "not a JSON object"),
+            (#"{"type": "pbx.x", "level": "critical"}"#, 400, "level: expected one of information, warning, alert"),
+            (#"{"type": "PBX X", "level": "alert"}"#, 400, "type: 'PBX X' is not an event type"),
+            (#"{"level": "alert"}"#, 400, "type: missing"),
+            (#"{"type": "pbx.x", "level": "alert", "colour": "red"}"#, 400, "colour: unknown field"),
+            (#"{"type": "pbx.x", "level": "alert", "attributes": {"ip": 7}}"#, 400, "attributes.ip: expected a string"),
+        ]
+        for (body, status, reason) in refused {
+            let answer = try install.http("/v1/events", token: install.token, post: body)
+            #expect(answer.status == status, "\(reason): \(answer)")
+            #expect(answer.body.contains(reason), "\(answer.body)")
+        }
+        #expect(try install.events("pbx.*").isEmpty, "a refused request recorded something")
+
+        let accepted = try install.http("/v1/events", token: install.token, post: good)
+        #expect(accepted.status == 202, "\(accepted)")
+        let id = try #require(
+            (try JSONSerialization.jsonObject(with: Data(accepted.body.utf8)) as? [String: String])?["id"])
+        let recorded = try install.events("pbx.*")
+        #expect(recorded.count == 1)
+        #expect(recorded.first?["id"] as? String == id)
+        #expect(recorded.first?["source"] as? String == "api")
+        #expect(recorded.first?["attributes"] as? [String: String] == ["extension": "1001", "ip": "198.51.100.7"])
+        // A sender's own id makes a retried request idempotent.
+        let withID = #"{"id": "pbx-4711", "type": "pbx.cpu_overload", "level": "warning"}"#
+        #expect(try install.http("/v1/events", token: install.token, post: withID).status == 202)
+        #expect(try install.http("/v1/events", token: install.token, post: withID).status == 202)
+        #expect(try install.events("pbx.cpu_overload").count == 1)
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
     }
 }

@@ -43,8 +43,8 @@ import Testing
             (["--type", "PBX.Locked", "--level", "alert"], "--type: 'PBX.Locked' is not an event type"),
             (["--type", "pbx.locked", "--level", "critical"], "--level: expected one of information, warning, alert"),
             (["--type", "pbx.locked", "--level", "alert", "--attr", "novalue"], "--attr: expected KEY=VALUE"),
-            (["--type", "pbx.locked", "--level", "alert", "--attr", "a=1", "--attr", "a=2"], "'a' is given twice"),
-            (["--type", "pbx.locked", "--level", "alert", "--attr", "Bad Key=1"], "may hold only"),
+            (["--type", "pbx.locked", "--level", "alert", "--attr", "a=1", "--attr", "a=2"], "--attr a: given twice"),
+            (["--type", "pbx.locked", "--level", "alert", "--attr", "Bad Key=1"], "--attr Bad Key: a key may hold only"),
         ]
         for (arguments, message) in cases {
             let result = try Harness.lifeboat(["notify", "--config", f.config] + arguments)

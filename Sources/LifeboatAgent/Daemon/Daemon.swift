@@ -58,7 +58,8 @@ public final class Daemon: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let api = configuration.api {
             let application = APIServer.application(
-                api: api, current: current, state: state, logger: logger, onServerRunning: { await gate.arrive() })
+                api: api, current: current, state: state, events: EventRecorder(state: state), logger: logger,
+                onServerRunning: { await gate.arrive() })
             services.append(
                 .init(
                     service: ListenerService(application: application, address: "\(api.host):\(api.port)"),

@@ -14,6 +14,12 @@ extension StateDatabase {
         try write("record event \(event.type)") { db in try Self.insertEvent(db, event, at: date) }
     }
 
+    /// Records several events in one transaction (one fsync for all of them); returns which were new.
+    @discardableResult
+    public func recordEvents(_ events: [Event], at date: Date = Date()) throws -> [Bool] {
+        try write("record \(events.count) events") { db in try events.map { try Self.insertEvent(db, $0, at: date) } }
+    }
+
     /// Inserts `event` inside a transaction the caller holds; returns whether it was new.
     static func insertEvent(_ db: Database, _ event: Event, at date: Date) throws -> Bool {
         let attributes = String(decoding: try LifeboatJSON.encode(event.attributes), as: UTF8.self)
