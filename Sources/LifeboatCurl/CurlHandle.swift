@@ -54,7 +54,7 @@ public final class CurlHandle: @unchecked Sendable {
             }
             throw CurlError(
                 code: Int(result.rawValue), kind: CurlError.kind(of: result, responseCode: status),
-                message: errorText(result), responseCode: status, serverReply: context.lastReply)
+                message: errorText(result), responseCode: status, serverReply: context.lastReply(withCode: status))
         }
         var uploaded: curl_off_t = 0
         var downloaded: curl_off_t = 0
@@ -202,6 +202,15 @@ private final class TransferContext {
         headerLines.last { line in
             line.count >= 3 && line.prefix(3).allSatisfy(\.isNumber)
         }
+    }
+
+    /// The last reply line with `code`, else ``lastReply``. libcurl's response code is that of the
+    /// reply that decided the outcome, while the last line may answer a later command: when a failed
+    /// SMTP transfer closes its connection, curl sends QUIT and its `221` arrives last.
+    func lastReply(withCode code: Int) -> String? {
+        guard code > 0 else { return lastReply }
+        let prefix = String(code)
+        return headerLines.last { $0.hasPrefix(prefix) } ?? lastReply
     }
 }
 
