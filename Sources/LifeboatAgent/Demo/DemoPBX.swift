@@ -3,6 +3,7 @@
 #endif
 import Foundation
 import GRDB
+import LifeboatCore
 
 /// Seeds a small but realistic Asterisk-style PBX in a folder: configuration files, an astdb, a CDR
 /// database and voicemail recordings.
@@ -124,7 +125,7 @@ struct DemoPBX {
     }
 
     private func seedVoicemail() throws {
-        var rng = SplitMix(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         for (n, ext) in Self.extensions.enumerated() {
             let inbox = voicemail + "/default/\(ext)/INBOX"
             try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
@@ -150,7 +151,7 @@ struct DemoPBX {
     }
 
     /// 8 kHz 16-bit mono PCM: a tone with noise, as a recorded voice message compresses.
-    static func wav(seconds: Int, tone: Double, rng: inout SplitMix) -> [UInt8] {
+    static func wav(seconds: Int, tone: Double, rng: inout SeededGenerator) -> [UInt8] {
         let rate = 8000
         let samples = rate * seconds
         var out: [UInt8] = []
@@ -171,24 +172,9 @@ struct DemoPBX {
     }
 }
 
-/// A small deterministic random generator for demo data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension Timestamp {
     static func demoDate(_ i: Int) -> String {
         let date = Date(timeIntervalSince1970: 1_764_000_000 + Double(i) * 97)
         return Timestamp.iso8601(date)
     }
 }
-
-import LifeboatCore

@@ -217,7 +217,9 @@ public final class S3Store: Store, @unchecked Sendable {
             storeCode = .integrity
         case "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout":
             storeCode = .unavailable
-        case "QuotaExceeded", "EntityTooLarge" where status != 400:
+        case "QuotaExceeded":
+            storeCode = .storageFull
+        case "EntityTooLarge" where status != 400:  // a 400 EntityTooLarge is a request over the size limit
             storeCode = .storageFull
         default:
             break
