@@ -168,6 +168,45 @@ import Testing
         #expect(try afterKill.events(type: "backup.*").count == 1)
     }
 
+    @Test func oldHistoryGoesButWhatStatusNeedsStays() throws {
+        let folder = Folder()
+        let state = try StateDatabase(stateDirectory: folder.state)
+        let day: TimeInterval = 86_400
+        func run(_ job: String, _ daysAgo: Double, _ result: RunResult, stores: [String: Bool] = [:]) throws -> RunID {
+            let id = try state.beginRun(job: job, trigger: .schedule, at: t0 - daysAgo * day)
+            try state.finishRun(
+                id,
+                RunOutcome(
+                    result: result, stores: stores.sorted { $0.key < $1.key }.map { StoreRunRecord(store: $0.key, ok: $0.value) }),
+                at: t0 - daysAgo * day + 60)
+            return id
+        }
+        let ancientSuccessOnNAS = try run("nightly", 900, .partial, stores: ["local": false, "nas": true])
+        let oldSuccess = try run("nightly", 800, .succeeded, stores: ["local": true, "nas": true])
+        let oldFailure = try run("nightly", 700, .failed, stores: ["local": false, "nas": false])
+        let oldPartial = try run("nightly", 500, .partial, stores: ["local": true, "nas": false])
+        let recent = try run("nightly", 10, .failed, stores: ["local": false, "nas": false])
+        let onlyRun = try run("weekly", 600, .failed)
+        for (daysAgo, type) in [(200.0, "pbx.old"), (100.0, "pbx.recent")] {
+            try state.recordEvent(
+                Event(type: type, level: .warning, time: t0 - daysAgo * day, source: "test"), at: t0 - daysAgo * day)
+        }
+
+        let pruned = try state.pruneHistory(now: t0)
+        #expect(pruned.runs == 2 && pruned.events == 1)
+        let kept = Set(try state.lastRuns(limit: 100).map(\.id))
+        // Gone: a failure, and the partial run superseded on nas by the success after it.
+        #expect(!kept.contains(oldFailure) && !kept.contains(ancientSuccessOnNAS))
+        // Kept: the newest success (also nas's newest), local's newest commit, the newest run, weekly's only run.
+        #expect(kept == [oldSuccess, oldPartial, recent, onlyRun])
+        #expect(try state.lastSuccess(job: "nightly")?.id == oldSuccess)
+        #expect(try state.lastSuccess(job: "nightly", store: "local")?.run == oldPartial)
+        #expect(try state.lastSuccess(job: "nightly", store: "nas")?.run == oldSuccess)
+        #expect(try state.events().map(\.type) == ["pbx.recent"])
+        #expect(try sqlite3(folder.database, "SELECT count(*) FROM run_stores") == "6", "store rows go with their run")
+        #expect(try state.pruneHistory(now: t0) == (0, 0))
+    }
+
     @Test func theEventLogKeepsEachEventOnceAndFiltersByTimeTypeAndLevel() throws {
         let folder = Folder()
         let state = try StateDatabase(stateDirectory: folder.state)

@@ -81,6 +81,7 @@ public struct BackupJobRunner {
             record("Run end not recorded") { try $0.finishRun(runID, report.outcome, at: clock.now()) }
         }
         raiseEvents(for: report)
+        record("Old history not pruned") { try $0.pruneHistory(now: clock.now()) }
         return report
     }
 
