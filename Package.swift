@@ -64,6 +64,13 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "LifeboatFirmware",
+            dependencies: [
+                "LifeboatCore", "LifeboatCrypto", "LifeboatCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "LifeboatBackup",
             dependencies: [
                 "LifeboatCore", "LifeboatCrypto", "LifeboatArchive", "LifeboatStores",
@@ -110,6 +117,9 @@ let package = Package(
         .testTarget(
             name: "LifeboatNotifyTests",
             dependencies: ["LifeboatNotify", "LifeboatCore", "LifeboatCurl", "LifeboatCrypto"]),
+        .testTarget(
+            name: "LifeboatFirmwareTests",
+            dependencies: ["LifeboatFirmware", "LifeboatCore", "LifeboatCrypto", "LifeboatCurl"]),
         .testTarget(
             name: "LifeboatAgentTests", dependencies: ["LifeboatAgent", "LifeboatCore", "LifeboatSchedule"]),
         .testTarget(

@@ -8,6 +8,8 @@ packages=(
     libarchive-dev libzstd-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libssh-dev pkg-config
     # stock tools the tests interoperate with, and the recovery path without Lifeboat
     age zstd sqlite3 python3 util-linux
+    # minisign signs the firmware feeds the tests verify
+    minisign
     # benchmarks
     hyperfine time
     # servers the tests run on 127.0.0.1 (packaging/test-servers.sh), independent clients to check them, and
