@@ -12,38 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-600}
-bin=${2:-}
-if [[ -z $bin ]]; then
-    swift build -c release --product lifeboat >/dev/null
-    bin=$(swift build -c release --show-bin-path)/lifeboat
-fi
-
-work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$work/src" "$work/store"
-echo "[general]" >"$work/src/sip.conf"
-recipient=$("$bin" keygen --output "$work/key" 2>&1 | grep -o 'age1[a-z0-9]*' | head -1)
-openssl rand -hex 32 >"$work/token"
-chmod 600 "$work/token"
-port=$((20000 + RANDOM % 20000))
-cat >"$work/lifeboat.yaml" <<EOF
-host: bench
-state_dir: $work/state
-encryption: {recipients: ["$recipient"]}
-sources:
-  - {name: config, kind: files, path: $work/src}
-stores:
-  - {name: local, kind: local, path: $work/store}
-jobs:
-  - {name: yearly, schedule: "0 3 1 1 *", timezone: UTC, sources: [config], stores: [local], stale_after: 400d}
-api: {listen: "127.0.0.1:$port", token: {secret_file: $work/token}}
-EOF
-chmod 600 "$work/lifeboat.yaml"
-
-"$bin" daemon --config "$work/lifeboat.yaml" 2>"$work/daemon.log" &
-pid=$!
-sleep 5
-curl -sf -H "Authorization: Bearer $(cat "$work/token")" "http://127.0.0.1:$port/metrics" >/dev/null
+source packaging/bench-daemon-fixture.sh
+bench_start_daemon "${2:-}"
+sleep 5  # past start-up, before the measured period
 
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }

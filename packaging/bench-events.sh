@@ -11,38 +11,9 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-10}
 connections=${2:-32}
-bin=${3:-}
 command -v wrk >/dev/null || { echo "bench-events: wrk is not installed (apt install wrk)" >&2; exit 1; }
-if [[ -z $bin ]]; then
-    swift build -c release --product lifeboat >/dev/null
-    bin=$(swift build -c release --show-bin-path)/lifeboat
-fi
-
-work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$work/src" "$work/store"
-echo "[general]" >"$work/src/sip.conf"
-recipient=$("$bin" keygen --output "$work/key" 2>&1 | grep -o 'age1[a-z0-9]*' | head -1)
-token=$(openssl rand -hex 32)
-echo -n "$token" >"$work/token"
-chmod 600 "$work/token"
-port=$((20000 + RANDOM % 20000))
-cat >"$work/lifeboat.yaml" <<YAML
-host: bench
-state_dir: $work/state
-encryption: {recipients: ["$recipient"]}
-sources:
-  - {name: config, kind: files, path: $work/src}
-stores:
-  - {name: local, kind: local, path: $work/store}
-jobs:
-  - {name: yearly, schedule: "0 3 1 1 *", timezone: UTC, sources: [config], stores: [local]}
-api: {listen: "127.0.0.1:$port", token: {secret_file: $work/token}}
-YAML
-chmod 600 "$work/lifeboat.yaml"
-"$bin" daemon --config "$work/lifeboat.yaml" 2>"$work/daemon.log" &
-pid=$!
-for _ in $(seq 50); do curl -sf -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" && break; sleep 0.1; done
+source packaging/bench-daemon-fixture.sh
+bench_start_daemon "${3:-}"
 
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"

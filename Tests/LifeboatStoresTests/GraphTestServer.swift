@@ -102,20 +102,8 @@ final class GraphTestServer {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         try output.close()
-        let deadline = Date().addingTimeInterval(15)
-        var port: Int?
-        while port == nil {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8) {
-                port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            } else if !process.isRunning || Date() > deadline {
-                let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                throw Failure(description: "the Graph test server did not start: \(said)")
-            } else {
-                usleep(20_000)
-            }
-        }
-        baseURL = "https://127.0.0.1:\(port!)"
+        let port = try PerTestServer.waitForPort(of: process, portFile: portFile, log: log, name: "Graph")
+        baseURL = "https://127.0.0.1:\(port)"
     }
 
     deinit {
@@ -158,27 +146,13 @@ final class GraphTestServer {
 
     /// Made once per test process, in a private temporary folder removed when the process exits.
     static let materials: Result<Materials, any Error> = Result {
-        let folder = NSTemporaryDirectory() + "lifeboat-graph-tls-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(
-            atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let folder = try PerTestServer.privateFolder("graph-tls")
         atexit {
             if case .success(let materials) = GraphTestServer.materials {
                 try? FileManager.default.removeItem(atPath: materials.folder)
             }
         }
-        func openssl(_ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["openssl"] + arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: folder)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw Failure(description: "openssl \(arguments.prefix(2).joined(separator: " ")) failed")
-            }
-        }
+        func openssl(_ arguments: [String]) throws { try PerTestServer.openssl(arguments, in: folder) }
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         try openssl(
             ["req", "-x509"] + ec + [

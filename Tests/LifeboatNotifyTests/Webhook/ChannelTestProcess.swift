@@ -38,20 +38,7 @@ final class ChannelTestProcess {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         try output.close()
-        let deadline = Date().addingTimeInterval(15)
-        var found: Int?
-        while found == nil {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8) {
-                found = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            } else if !process.isRunning || Date() > deadline {
-                let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                throw Failure(description: "the \(name) test server did not start: \(said)")
-            } else {
-                usleep(10_000)
-            }
-        }
-        port = found!
+        port = try PerTestServer.waitForPort(of: process, portFile: portFile, log: log, name: name)
     }
 
     deinit {

@@ -125,27 +125,13 @@ final class WebhookTestServer {
 
     /// Made once per test process with `openssl`, in a private folder removed when the process exits.
     static let materials: Result<Materials, any Error> = Result {
-        let folder = NSTemporaryDirectory() + "lifeboat-webhook-tls-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(
-            atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let folder = try PerTestServer.privateFolder("webhook-tls")
         atexit {
             if case .success(let materials) = WebhookTestServer.materials {
                 try? FileManager.default.removeItem(atPath: materials.folder)
             }
         }
-        func openssl(_ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["openssl"] + arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: folder)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw Failure(description: "openssl \(arguments.prefix(2).joined(separator: " ")) failed")
-            }
-        }
+        func openssl(_ arguments: [String]) throws { try PerTestServer.openssl(arguments, in: folder) }
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         for (name, subject) in [("ca", "Lifeboat webhook test CA"), ("stranger-ca", "Some other CA")] {
             try openssl(
