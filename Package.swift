@@ -121,7 +121,11 @@ let package = Package(
             name: "LifeboatFirmwareTests",
             dependencies: ["LifeboatFirmware", "LifeboatCore", "LifeboatCrypto", "LifeboatCurl"]),
         .testTarget(
-            name: "LifeboatAgentTests", dependencies: ["LifeboatAgent", "LifeboatCore", "LifeboatSchedule"]),
+            name: "LifeboatAgentTests",
+            dependencies: [
+                "LifeboatAgent", "LifeboatCore", "LifeboatSchedule", "LifeboatNotify",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "LifeboatEndToEndTests",
             dependencies: ["LifeboatCore", "LifeboatCrypto", "LifeboatCurl"]),

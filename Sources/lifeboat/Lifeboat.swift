@@ -13,7 +13,7 @@ struct Lifeboat: AsyncParsableCommand {
         version: Agent.version,
         subcommands: [
             Demo.self, Keygen.self, Backup.self, Snapshots.self, Verify.self, Restore.self, Prune.self, Config.self,
-            Schedule.self, Status.self, Daemon.self, Events.self, Notify.self,
+            Schedule.self, Status.self, Daemon.self, Events.self, Notify.self, Notifications.self,
         ])
 }
 

@@ -11,7 +11,8 @@ struct Notify: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "The event type: lower-case dotted words (pbx.sip_trunk_registration_failed).") var type: String
-    @Option(help: "information, warning or alert.") var level: String
+    @Option(help: "information, warning or alert (default: the catalogue's level for the PBX's event types).")
+    var level: String?
     @Option(name: .customLong("attr"), help: "An attribute KEY=VALUE (repeatable).") var attributes: [String] = []
     @Option(help: "A sentence for people.") var message: String?
     @Option(help: "Who raised it (default: cli).") var source = "cli"

@@ -147,4 +147,73 @@ import Testing
             "\(error)".contains("lifeboat.yaml:4: encryption: age allows a passphrase only as the sole recipient")
         }
     }
+
+    static let notifications = """
+        notifications:
+          smtp: {host: mail.example.com, port: 587, security: starttls, username: pbx, password: {secret_env: SMTP_PASS}, from: "PBX <pbx@example.com>"}
+          ami: {username: lifeboat, secret: {secret_env: AMI_SECRET}, context: from-internal, outbound_context: trunk-out}
+          group_wait: 45s
+          repeat_interval: 2h
+          rate_limit: 5/30m
+          max_delivery_age: 12h
+          templates:
+            backup.failed: {subject: "Backup {{attr.job}} failed on {{host}}", body: "{{message}}"}
+            default: {subject: "[{{level}}] {{type}}"}
+          contacts:
+            - {name: ops, levels: [warning, alert], events: ["*"], methods: [email, call_extension], email: ops@example.com, extension: "1001"}
+            - name: chat
+              levels: [alert]
+              events: ["pbx.*", backup.failed]
+              methods: [webhook, call_mobile]
+              mobile: "+4915100000000"
+              webhook: {url: "https://hooks.example.com/lifeboat", secret: {secret_env: HOOK_SECRET}, headers: {X-Team: pbx}}
+
+        """
+    let secrets = ["SMTP_PASS": "p", "AMI_SECRET": "a", "HOOK_SECRET": "h"]
+
+    @Test func readsTheNotificationsSection() throws {
+        let c = try load(base + Self.notifications, environment: secrets)
+        let n = try #require(c.notifications)
+        #expect(n.smtp?.host == "mail.example.com" && n.smtp?.security == .starttls && n.smtp?.from.address == "pbx@example.com")
+        #expect(n.ami?.outboundContext == "trunk-out")
+        #expect(n.policy.groupWait == 45 && n.policy.repeatInterval == 7200 && n.policy.maxDeliveryAge == 43_200)
+        #expect(n.policy.rateLimit == 5 && n.policy.ratePeriod == 1800)
+        #expect(n.templates.template(for: "backup.failed").subject == "Backup {{attr.job}} failed on {{host}}")
+        #expect(n.templates.fallback.subject == "[{{level}}] {{type}}")
+        #expect(n.contacts.map(\.name) == ["ops", "chat"])
+        #expect(n.contacts[0].methods == [.email, .callExtension])
+        #expect(n.contacts[1].levels == [.alert] && n.contacts[1].events == ["pbx.*", "backup.failed"])
+        #expect(n.contacts[1].webhook?.headers == ["X-Team": "pbx"])
+    }
+
+    @Test func aBadNotificationsKeyIsNamedWithItsLine() throws {
+        // The base configuration has 17 lines: `notifications:` is line 18.
+        let cases: [(String, String, String)] = [
+            ("methods: [email, call_extension], email: ops@example.com", "methods: [email, call_extension]",
+                "lifeboat.yaml:29: notifications.contacts[0].methods[0]: method email needs email"),
+            ("  ami: {username: lifeboat, secret: {secret_env: AMI_SECRET}, context: from-internal, outbound_context: trunk-out}\n", "",
+                "notifications.contacts[0].methods[1]: method call_extension needs notifications.ami"),
+            ("levels: [warning, alert]", "levels: [warning, critical]", "unknown level 'critical'"),
+            ("methods: [webhook, call_mobile]", "methods: [webhook, sms]", "unknown method 'sms'"),
+            ("rate_limit: 5/30m", "rate_limit: lots", "lifeboat.yaml:23: notifications.rate_limit: expected COUNT/PERIOD"),
+            ("group_wait: 45s", "group_wait: soon", "lifeboat.yaml:21: notifications.group_wait: expected a duration"),
+            ("url: \"https://hooks.example.com/lifeboat\"", "url: \"http://hooks.example.com/lifeboat\"", "is plain http"),
+            ("security: starttls", "security: none", "security: none sends the password"),
+            ("{{attr.job}}", "{{colour}}", "unknown placeholders: {{colour}}"),
+            ("from: \"PBX <pbx@example.com>\"", "from: \"PBX\\r\\nBcc: x@example.com <pbx@example.com>\"",
+                "lifeboat.yaml:19: notifications.smtp.from: contains a line break or control character"),
+            ("outbound_context: trunk-out", "outbound_context: \"trunk\\nAction: Command\"", "contains a line break"),
+            ("extension: \"1001\"", "extension: \"10 01\"", "'10 01' is not an extension"),
+            ("name: chat", "name: ops", "a contact named 'ops' is defined twice"),
+        ]
+        for (from, to, expected) in cases {
+            let yaml = base + Self.notifications.replacingOccurrences(of: from, with: to)
+            #expect(yaml != base + Self.notifications, "\(from) not in the fixture")
+            #expect {
+                try load(yaml, environment: secrets)
+            } throws: { error in
+                "\(error)".contains(expected)
+            }
+        }
+    }
 }

@@ -4,7 +4,7 @@ import LifeboatCore
 /// `lifeboat notify`: records an event in the event log and returns once it is on disk.
 public enum NotifyCommand {
     public static func run(
-        agent: Agent, type: String, level: String, attributes: [String], message: String?, source: String,
+        agent: Agent, type: String, level: String?, attributes: [String], message: String?, source: String,
         json: Bool, now: Date = Date()
     ) throws -> ExitStatus {
         var pairs: [(key: String, value: String)] = []

@@ -35,6 +35,8 @@ public struct Configuration: Sendable {
     public var api: APIConfiguration?
     /// `shutdown_grace`: how long the daemon lets a running job finish after SIGTERM (default 60 s).
     public var shutdownGrace: Int64 = 60
+    /// `notifications`: contacts and channels of the relay; nil when not configured.
+    public var notifications: NotificationsConfiguration?
 
     public func job(named name: String) -> JobConfiguration? { jobs.first { $0.name == name } }
     public func store(named name: String) -> StoreConfiguration? { stores.first { $0.name == name } }

@@ -18,9 +18,10 @@ struct ConfigurationLoader {
 
     /// Sections of the configuration contract that this version does not act on yet: refused rather
     /// than accepted and ignored, so nobody believes they are configured.
-    static let unbuiltSections = ["notifications", "firmware"]
+    static let unbuiltSections = ["firmware"]
     static let topLevelKeys = [
         "host", "state_dir", "pbx", "encryption", "compression", "sources", "stores", "jobs", "api", "shutdown_grace",
+        "notifications",
     ]
     static let unbuiltStoreKinds: [String] = []
     static let unbuiltSourceKinds = ["mariadb", "mysql"]
@@ -100,7 +101,8 @@ struct ConfigurationLoader {
         return Configuration(
             file: file, host: host, stateDirectory: stateDirectory, pbx: pbx, encryption: encryption,
             compression: compression ?? ArchiveCompression(algorithm: .zstd, level: 3), sources: sources, stores: stores,
-            jobs: jobs, api: try top["api"].map(parseAPI), shutdownGrace: shutdownGrace)
+            jobs: jobs, api: try top["api"].map(parseAPI), shutdownGrace: shutdownGrace,
+            notifications: try top["notifications"].map { try parseNotifications($0, host: host) })
     }
 
     // MARK: Sections
@@ -500,7 +502,7 @@ struct ConfigurationLoader {
     }
 
     /// An absolute path to a file that exists.
-    private func readableFile(_ node: ConfigNode) throws -> String {
+    func readableFile(_ node: ConfigNode) throws -> String {
         let path = try node.nonEmptyString()
         guard path.hasPrefix("/") else { throw node.error("must be an absolute path") }
         guard FileManager.default.isReadableFile(atPath: path) else {
@@ -622,7 +624,7 @@ struct ConfigurationLoader {
     // MARK: Values
 
     /// `{secret_file: PATH}`, `{secret_env: NAME}`, or a plain string when the file is private.
-    private func parseSecret(_ node: ConfigNode) throws -> Secret {
+    func parseSecret(_ node: ConfigNode) throws -> Secret {
         if case .scalar = node.node {
             guard !fileReadableByOthers else {
                 throw node.error(
@@ -647,12 +649,12 @@ struct ConfigurationLoader {
 
     /// A value that may be written as text or, like a secret, taken from a file or the environment
     /// (an access key id: not a secret, but often kept beside one).
-    private func parseIdentifier(_ node: ConfigNode) throws -> String {
+    func parseIdentifier(_ node: ConfigNode) throws -> String {
         if case .scalar = node.node { return try node.nonEmptyString() }
         return try parseSecret(node).reveal().trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    private func checkName(_ name: String, _ node: ConfigNode?) throws {
+    func checkName(_ name: String, _ node: ConfigNode?) throws {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
         guard !name.isEmpty, name.allSatisfy(allowed.contains), name != ".", name != ".." else {
             let message = "'\(name)' may hold only letters, digits, '-', '_' and '.'"

@@ -10,7 +10,8 @@ import Logging
 /// the answer is 401. Routes:
 /// - `GET /metrics`: Prometheus text (`MetricsText`).
 /// - `GET /v1/status`: the JSON of `lifeboat status --json`.
-/// - `POST /v1/events`: records one event (JSON: `type`, `level`, optional `attributes` (strings),
+/// - `POST /v1/events`: records one event (JSON: `type`, `level` (optional for the PBX catalogue's
+///   types, which have a default), optional `attributes` (strings),
 ///   `message`, `source` (default `api`), `id`); answers 202 with its id once it is on disk, 400 naming
 ///   the bad field, 413 over `maximumEventBody` bytes.
 public enum APIServer {
@@ -118,7 +119,7 @@ extension APIServer {
             }
         }
         let input = EventInput(
-            type: try string("type", required: true) ?? "", level: try string("level", required: true) ?? "",
+            type: try string("type", required: true) ?? "", level: try string("level", required: false),
             attributes: attributes, message: try string("message", required: false),
             source: try string("source", required: false) ?? "api", id: try string("id", required: false))
         do {

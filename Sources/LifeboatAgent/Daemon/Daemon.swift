@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatCore
+import LifeboatNotify
 import LifeboatSchedule
 import Hummingbird
 import Logging
@@ -26,6 +27,7 @@ public final class Daemon: Sendable {
     private let executor: ThreadJobExecutor
     private let systemd: SystemdNotifier
     private let clock: SystemWallClock
+    private let relay = RelayHolder()
 
     public init(configuration: Configuration, configPath: String, logger: Logger) throws {
         self.configPath = configPath
@@ -65,6 +67,7 @@ public final class Daemon: Sendable {
                     service: ListenerService(application: application, address: "\(api.host):\(api.port)"),
                     successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "api"))
         }
+        relay.apply(configuration, state: state, logger: logger)
         let schedulerService = SchedulerService(daemon: self, hangups: hangups, gate: gate)
         // Last in the list: shut down first on SIGTERM (then the listener), so status stays visible meanwhile.
         services.append(.init(service: schedulerService, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "scheduler"))
@@ -122,6 +125,7 @@ public final class Daemon: Sendable {
             }
             // In a task of its own: after a cancellation, the waits inside must still wait.
             await Task { await daemon.finishRunningJobs() }.value
+            daemon.relay.stop(waitingUpTo: Daemon.relayStopBound)
         }
     }
 
@@ -165,6 +169,8 @@ public final class Daemon: Sendable {
 
     /// How long cancelled jobs get to abort their uploads before the process exits regardless.
     static let abortBound: TimeInterval = 30
+    /// How long sends under way get at shutdown; one cut off is sent again at the next start.
+    static let relayStopBound: TimeInterval = 10
 
     // MARK: - Reload
 
@@ -189,6 +195,7 @@ public final class Daemon: Sendable {
         }
         current.configuration = new
         await scheduler.reload(Agent(configuration: new, logger: logger))
+        relay.apply(new, state: state, logger: logger)
         record(
             AgentEvent.configReloaded, .information, "configuration reloaded from \(configPath)",
             ["jobs": new.jobs.map(\.name).joined(separator: " ")])
@@ -241,6 +248,45 @@ actor StartupGate {
     func arrive() async {
         waitingFor -= 1
         if waitingFor == 0 { await ready() }
+    }
+}
+
+/// The relay, when `notifications` is configured; started, updated or stopped as reloads say.
+final class RelayHolder: @unchecked Sendable {
+    // @unchecked: `relay` is only read and written under `lock`.
+    private let lock = NSLock()
+    private var relay: NotificationRelay?
+
+    func apply(_ configuration: Configuration, state: StateDatabase, logger: Logger) {
+        let setup = configuration.notifications.map {
+            NotificationRelay.Setup(
+                contacts: $0.contacts,
+                channels: NotificationChannels(
+                    smtp: $0.smtp, ami: $0.ami, templates: $0.templates, host: configuration.host,
+                    agentVersion: Agent.version, logger: logger),
+                policy: $0.policy)
+        }
+        let (started, stopped): (NotificationRelay?, NotificationRelay?) = lock.withLock {
+            switch (relay, setup) {
+            case (let running?, let setup?):
+                running.update(setup)
+                return (nil, nil)
+            case (nil, let setup?):
+                relay = NotificationRelay(state: state, setup: setup, logger: logger)
+                return (relay, nil)
+            case (let running?, nil):
+                relay = nil
+                return (nil, running)
+            case (nil, nil):
+                return (nil, nil)
+            }
+        }
+        started?.start()
+        stopped?.stop(waitingUpTo: 0)
+    }
+
+    func stop(waitingUpTo seconds: TimeInterval) {
+        lock.withLock { relay }?.stop(waitingUpTo: seconds)
     }
 }
 

@@ -63,6 +63,17 @@ public enum MetricsText {
         for (level, count) in try state.eventCounts().sorted(by: { $0.key < $1.key }) {
             out.sample(["level": level.rawValue], Double(count))
         }
+        let outbox = try state.outboxCounts()
+        out.family(
+            "lifeboat_notifications", "gauge",
+            "Notifications in the outbox, by state (pending: not yet delivered; failed: given up).")
+        for name in ["pending", "delivered", "failed", "merged"] {
+            out.sample(["state": name], Double(outbox.byState[name] ?? 0))
+        }
+        out.family(
+            "lifeboat_notifications_oldest_pending_seconds", "gauge",
+            "Age of the oldest notification not yet delivered (0 when none is pending).")
+        out.sample([:], outbox.oldestPending.map { max(0, now.timeIntervalSince($0)) } ?? 0)
         return out.text
     }
 

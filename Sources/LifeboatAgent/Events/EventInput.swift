@@ -8,7 +8,8 @@ import LifeboatCore
 /// of 1 to 64 characters. An error names the field that is wrong.
 public struct EventInput: Sendable {
     public var type: String
-    public var level: String
+    /// Nil for a type of the PBX catalogue, which has a default level (`PBXEventCatalogue`).
+    public var level: String?
     public var attributes: [(key: String, value: String)]
     public var message: String?
     public var source: String
@@ -30,7 +31,7 @@ public struct EventInput: Sendable {
     }
 
     public init(
-        type: String, level: String, attributes: [(key: String, value: String)] = [], message: String? = nil,
+        type: String, level: String?, attributes: [(key: String, value: String)] = [], message: String? = nil,
         source: String, id: String? = nil
     ) {
         self.type = type
@@ -46,6 +47,11 @@ public struct EventInput: Sendable {
         guard Event.isWellFormedType(type) else {
             throw Problem(
                 field: .type, reason: "'\(type)' is not an event type (lower-case dotted words: backup.failed, pbx.cpu_overload)")
+        }
+        guard let level = level ?? PBXEventCatalogue.entry(for: type)?.level.rawValue else {
+            throw Problem(
+                field: .level,
+                reason: "missing: give one of \(EventLevel.allCases.map(\.rawValue).joined(separator: ", ")) (only the PBX catalogue's types have a default)")
         }
         guard let eventLevel = EventLevel(rawValue: level) else {
             throw Problem(

@@ -11,13 +11,19 @@ extension StateDatabase {
     /// Returns whether it was new.
     @discardableResult
     public func recordEvent(_ event: Event, at date: Date = Date()) throws -> Bool {
-        try write("record event \(event.type)") { db in try Self.insertEvent(db, event, at: date) }
+        let new = try write("record event \(event.type)") { db in try Self.insertEvent(db, event, at: date) }
+        eventsRecorded.signal()
+        return new
     }
 
     /// Records several events in one transaction (one fsync for all of them); returns which were new.
     @discardableResult
     public func recordEvents(_ events: [Event], at date: Date = Date()) throws -> [Bool] {
-        try write("record \(events.count) events") { db in try events.map { try Self.insertEvent(db, $0, at: date) } }
+        let new = try write("record \(events.count) events") { db in
+            try events.map { try Self.insertEvent(db, $0, at: date) }
+        }
+        eventsRecorded.signal()
+        return new
     }
 
     /// Inserts `event` inside a transaction the caller holds; returns whether it was new.
@@ -59,15 +65,17 @@ extension StateDatabase {
             limit.map { "SELECT * FROM (SELECT * FROM events \(filter) ORDER BY seq DESC LIMIT \($0)) ORDER BY seq" }
             ?? "SELECT * FROM events \(filter) ORDER BY seq"
         return try read { db in
-            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
-                let attributes: [String: String] =
-                    (try? LifeboatJSON.decode([String: String].self, from: Array((row["attributes"] as String).utf8)))
-                    ?? [:]
-                return Event(
-                    id: row["id"], type: row["type"], level: EventLevel(rawValue: row["level"]) ?? .alert,
-                    time: row["time"], source: row["source"], attributes: attributes, message: row["message"])
-            }
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.event(from:))
         }
+    }
+
+    /// The event in a row of `events`.
+    static func event(from row: Row) -> Event {
+        let attributes: [String: String] =
+            (try? LifeboatJSON.decode([String: String].self, from: Array((row["attributes"] as String).utf8))) ?? [:]
+        return Event(
+            id: row["id"], type: row["type"], level: EventLevel(rawValue: row["level"]) ?? .alert,
+            time: row["time"], source: row["source"], attributes: attributes, message: row["message"])
     }
 
     /// How many events of each level are in the log.

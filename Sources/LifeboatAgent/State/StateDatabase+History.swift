@@ -11,7 +11,8 @@ extension StateDatabase {
 
     /// Deletes runs that started more than `runs` seconds before `now` and events older than `events`
     /// seconds. Never deleted: a running run, each job's newest run, its newest fully successful run,
-    /// and its newest run that committed on each store (what `status` and staleness are computed from).
+    /// and its newest run that committed on each store (what `status` and staleness are computed from),
+    /// and the events of a notification still pending. Finished notifications go with the events.
     /// Returns how many runs and events went.
     @discardableResult
     public func pruneHistory(now: Date, runs: TimeInterval = runHistory, events: TimeInterval = eventHistory) throws
@@ -28,7 +29,16 @@ extension StateDatabase {
                     """,
                 arguments: [now.addingTimeInterval(-runs)])
             let runCount = db.changesCount
-            try db.execute(sql: "DELETE FROM events WHERE time < ?", arguments: [now.addingTimeInterval(-events)])
+            let eventsBefore = now.addingTimeInterval(-events)
+            // Finished notifications go with their events; a pending one keeps its events.
+            try db.execute(
+                sql: "DELETE FROM notifications WHERE state <> 'pending' AND created_at < ?", arguments: [eventsBefore])
+            try db.execute(
+                sql: """
+                    DELETE FROM events WHERE time < ?
+                      AND seq NOT IN (SELECT event_seq FROM notification_events)
+                    """,
+                arguments: [eventsBefore])
             return (runCount, db.changesCount)
         }
     }

@@ -88,6 +88,42 @@ extension StateDatabase {
                     """)
         }
 
+        migrator.registerMigration("4-notifications") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE notifications (
+                        id TEXT PRIMARY KEY NOT NULL,           -- idempotency key, Message-ID stem
+                        contact TEXT NOT NULL,
+                        group_key TEXT NOT NULL,                -- type (and job); '*' for a summary
+                        state TEXT NOT NULL,                    -- pending, delivered, failed, merged
+                        method_index INTEGER NOT NULL DEFAULT 0, -- into the contact's methods
+                        method TEXT,                            -- the method of the last attempt
+                        attempts INTEGER NOT NULL DEFAULT 0,    -- failed attempts with the current method
+                        due_at DATETIME NOT NULL,
+                        created_at DATETIME NOT NULL,           -- the first event's time
+                        first_attempt_at DATETIME,              -- set before the first send: no event joins after
+                        last_error TEXT,
+                        delivered_at DATETIME,
+                        merged_into TEXT
+                    ) WITHOUT ROWID;
+                    CREATE INDEX notifications_pending ON notifications(state, due_at);
+                    CREATE INDEX notifications_by_contact ON notifications(contact, group_key, state);
+                    CREATE TABLE notification_events (
+                        notification_id TEXT NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,
+                        event_seq INTEGER NOT NULL,
+                        group_key TEXT NOT NULL,
+                        PRIMARY KEY (notification_id, event_seq)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX notification_events_by_event ON notification_events(event_seq);
+                    CREATE TABLE notification_groups (
+                        contact TEXT NOT NULL,
+                        group_key TEXT NOT NULL,
+                        last_delivered_at DATETIME NOT NULL,
+                        PRIMARY KEY (contact, group_key)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+
         return migrator
     }
 }

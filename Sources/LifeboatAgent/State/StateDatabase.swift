@@ -32,6 +32,8 @@ public final class StateDatabase: Sendable {
     public let path: String
     /// Runs found `running` at open whose process was gone, now marked `interrupted`.
     public let interruptedAtOpen: [RunRecord]
+    /// Signalled after this object recorded events, so the relay in the same process wakes at once.
+    public let eventsRecorded = ChangeSignal()
     let pool: DatabasePool
 
     /// Opens the database in `stateDirectory`, creating the folder and the file when missing, and
@@ -176,7 +178,9 @@ public final class StateDatabase: Sendable {
     /// a long-lived process may call it again.
     @discardableResult
     public func markInterruptedRuns(now: Date = Date()) throws -> [RunRecord] {
-        try Self.markInterruptedRuns(pool, path: path, now: now)
+        let marked = try Self.markInterruptedRuns(pool, path: path, now: now)
+        if !marked.isEmpty { eventsRecorded.signal() }
+        return marked
     }
 
     private static func markInterruptedRuns(_ pool: DatabasePool, path: String, now: Date) throws -> [RunRecord] {

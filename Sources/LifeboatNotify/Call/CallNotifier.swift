@@ -165,13 +165,13 @@ public struct CallNotifier: Sendable, CustomStringConvertible {
     // MARK: Destinations
 
     /// Digits, `*` and `#`, 1 to 32 of them.
-    static func isExtension(_ text: String) -> Bool {
+    public static func isExtension(_ text: String) -> Bool {
         (1...32).contains(text.utf8.count)
             && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "#") }
     }
 
     /// An optional leading `+`, then 3 to 20 digits.
-    static func isMobileNumber(_ text: String) -> Bool {
+    public static func isMobileNumber(_ text: String) -> Bool {
         let digits = text.hasPrefix("+") ? text.utf8.dropFirst() : text.utf8[...]
         return (3...20).contains(digits.count) && digits.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }

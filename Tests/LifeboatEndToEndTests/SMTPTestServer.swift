@@ -1,0 +1,1 @@
+../LifeboatNotifyTests/Email/SMTPTestServer.swift
