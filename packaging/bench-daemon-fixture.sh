@@ -1,5 +1,6 @@
 # Sourced by bench-daemon.sh and bench-events.sh: builds the release binary unless one is given,
-# then starts `lifeboat daemon` in a scratch folder with the API listener on and one yearly job.
+# then starts `lifeboat daemon` in a scratch folder with the API listener on, one yearly job, and the
+# notification relay on with one contact whose mail server is down.
 # Sets: bin, work (removed on exit), token, port, pid (killed on exit). Waits until /metrics answers.
 bench_start_daemon() {
     bin=${1:-}
@@ -17,6 +18,8 @@ bench_start_daemon() {
     echo "$token" >"$work/token"
     chmod 600 "$work/token"
     port=$((20000 + RANDOM % 20000))
+    # The relay is on, its mail server away (nothing listens there): the outbox fills and retries.
+    smtp_port=$((port + 1))
     cat >"$work/lifeboat.yaml" <<YAML
 host: bench
 state_dir: $work/state
@@ -28,6 +31,10 @@ stores:
 jobs:
   - {name: yearly, schedule: "0 3 1 1 *", timezone: UTC, sources: [config], stores: [local], stale_after: 400d}
 api: {listen: "127.0.0.1:$port", token: {secret_file: $work/token}}
+notifications:
+  smtp: {host: 127.0.0.1, port: $smtp_port, security: starttls, from: "bench <bench@example.com>", timeout: 5s}
+  contacts:
+    - {name: ops, levels: [warning, alert], events: ["*"], methods: [email], email: ops@example.com}
 YAML
     chmod 600 "$work/lifeboat.yaml"
     "$bin" daemon --config "$work/lifeboat.yaml" 2>"$work/daemon.log" &

@@ -28,5 +28,7 @@ kill -TERM "$pid"
 wait "$pid" || true
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
 recorded=$(sqlite3 "$work/state/state.sqlite3" "SELECT count(*) FROM events WHERE type = 'pbx.extension_registration_blocked_out'")
+routed=$(sqlite3 "$work/state/state.sqlite3" "SELECT count(DISTINCT event_seq) FROM notification_events")
 echo "answered by wrk: $requests; recorded: $recorded (wrk counts only completed requests; at most $connections more may be recorded)"
+echo "filed into the relay's outbox before the daemon stopped: $routed events"
 # Any answer other than 202 shows above as "Non-2xx or 3xx responses".

@@ -125,6 +125,7 @@ public final class NotificationRelay: @unchecked Sendable {
             let sending = lock.withLock { inFlight }
             let due = try state.dueNotifications(now: now).filter { !sending.contains($0.id) }
             // Per contact and method: one send, folding several due notifications into one summary.
+            var capped = false
             var byContact: [String: [OutboxNotification]] = [:]
             for notification in due { byContact[notification.contact, default: []].append(notification) }
             for (name, notifications) in byContact.sorted(by: { $0.key < $1.key }) {
@@ -138,6 +139,10 @@ public final class NotificationRelay: @unchecked Sendable {
                 }
                 let byMethod = Dictionary(grouping: notifications, by: \.methodIndex)
                 for (methodIndex, group) in byMethod.sorted(by: { $0.key < $1.key }) {
+                    if !synchronously && lock.withLock({ inFlight.count }) >= Self.maximumConcurrentSends {
+                        capped = true  // the rest waits for a send to end (which wakes the relay)
+                        break
+                    }
                     var notification = group[0]
                     if group.count > 1 {
                         notification = try state.mergeNotifications(
@@ -149,6 +154,7 @@ public final class NotificationRelay: @unchecked Sendable {
                     try handle(notification, contact: contact, setup: setup, now: now, synchronously: synchronously)
                 }
             }
+            if capped { return now.addingTimeInterval(Self.pollInterval) }
             return try state.nextNotificationDue(excluding: lock.withLock { inFlight })
         } catch {
             logger.error("The notification relay could not use the state database", metadata: ["error": "\(error)"])

@@ -50,20 +50,34 @@ extension StateDatabase {
     /// than `max_delivery_age` are passed over. Returns how many events were read.
     @discardableResult
     public func routeEvents(contacts: [Contact], policy: RelayPolicy, now: Date, batch: Int = 5000) throws -> Int {
-        try write("route events to contacts") { db in
+        // Usually there is nothing new: find that out without taking the write lock.
+        let pending = try read { db in
+            try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT coalesce((SELECT max(seq) FROM events), 0)
+                         > coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = ?), 0)
+                    """,
+                arguments: [Self.relayCursorKey]) ?? false
+        }
+        guard pending else { return 0 }
+        return try write("route events to contacts") { db in
             let cursor = Int64(try String.fetchOne(
                 db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [Self.relayCursorKey]) ?? "0") ?? 0
             let rows = try Row.fetchAll(
                 db, sql: "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [cursor, batch])
             guard let last = rows.last else { return 0 }
             let oldest = now.addingTimeInterval(-policy.maxDeliveryAge)
+            // The open notification of each (contact, group) and its event count, as this batch goes.
+            var open: [String: (id: String, count: Int)] = [:]
             for row in rows {
                 let event = Self.event(from: row)
                 guard event.time >= oldest else { continue }
                 let seq: Int64 = row["seq"]
                 for contact in contacts where contact.wants(event) {
                     let key = RelayPolicy.groupKey(of: event)
-                    let open = try Row.fetchOne(
+                    let slot = contact.name + "\u{0}" + key
+                    if open[slot] == nil, let row = try Row.fetchOne(
                         db,
                         sql: """
                             SELECT n.id, (SELECT count(*) FROM notification_events e WHERE e.notification_id = n.id)
@@ -72,9 +86,12 @@ extension StateDatabase {
                             ORDER BY n.created_at DESC LIMIT 1
                             """,
                         arguments: [contact.name, key])
+                    {
+                        open[slot] = (row[0], row[1])
+                    }
                     var id: String
-                    if let open, (open[1] as Int) < policy.maximumEvents {
-                        id = open[0]
+                    if let current = open[slot], current.count < policy.maximumEvents {
+                        id = current.id
                     } else {
                         let lastDelivered = try Date.fetchOne(
                             db,
@@ -90,7 +107,9 @@ extension StateDatabase {
                                 VALUES (?, ?, ?, 'pending', ?, ?)
                                 """,
                             arguments: [id, contact.name, key, due, min(event.time, now)])
+                        open[slot] = (id, 0)
                     }
+                    open[slot]?.count += 1
                     try db.execute(
                         sql: "INSERT OR IGNORE INTO notification_events (notification_id, event_seq, group_key) VALUES (?, ?, ?)",
                         arguments: [id, seq, key])
