@@ -119,7 +119,10 @@ let package = Package(
             dependencies: ["LifeboatNotify", "LifeboatCore", "LifeboatCurl", "LifeboatCrypto"]),
         .testTarget(
             name: "LifeboatFirmwareTests",
-            dependencies: ["LifeboatFirmware", "LifeboatCore", "LifeboatCrypto", "LifeboatCurl"]),
+            dependencies: [
+                "LifeboatFirmware", "LifeboatCore", "LifeboatCrypto", "LifeboatCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "LifeboatAgentTests",
             dependencies: [

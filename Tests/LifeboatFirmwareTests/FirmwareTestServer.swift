@@ -1,0 +1,182 @@
+import Foundation
+import LifeboatCurl
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An update server (`packaging/test-servers/firmware_server.py`) of one test: it serves the files
+/// of a private folder over TLS with its own test CA (or plain http), answers Range requests, logs
+/// every request, and misbehaves on demand.
+final class FirmwareTestServer {
+    /// `https://127.0.0.1:PORT` (or `http://` without TLS).
+    let baseURL: String
+    /// The folder whose files are served.
+    let root: String
+    /// The test CA that signed the server's certificate.
+    let caFile: String
+    /// A CA that signed nothing the server uses.
+    let strangerCAFile: String
+    private let directory: String
+    private let process: Process
+
+    /// One request as the server saw it.
+    struct Request: Decodable {
+        var seq: Int
+        var method: String
+        var path: String
+        /// The `Range` header, if any.
+        var range: String?
+        var status: Int?
+        /// Body bytes the server wrote to the socket.
+        var bodyBytes: Int64
+        /// Whether the answer was cut short (on purpose, or because the client went away).
+        var dropped: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case seq, method, path, range, status, dropped
+            case bodyBytes = "body_bytes"
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init(tls: Bool = true) throws {
+        let materials = try Self.materials.get()
+        caFile = materials.caFile
+        strangerCAFile = materials.strangerCAFile
+        directory = try PerTestServer.privateFolder("firmware")
+        root = directory + "/root"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let portFile = directory + "/port"
+        let log = directory + "/server.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        var arguments = ["python3", Self.script, "--root", root, "--port-file", portFile]
+        if tls { arguments += ["--tls-cert", materials.serverCertificate, "--tls-key", materials.serverKey] }
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try output.close()
+        let port = try PerTestServer.waitForPort(of: process, portFile: portFile, log: log, name: "firmware")
+        baseURL = "\(tls ? "https" : "http")://127.0.0.1:\(port)"
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// `baseURL + "/" + name`.
+    func url(_ name: String) -> String { "\(baseURL)/\(name)" }
+
+    /// Serves `bytes` as `name` from now on.
+    func put(_ name: String, _ bytes: [UInt8]) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: root + "/" + name))
+    }
+
+    func remove(_ name: String) {
+        try? FileManager.default.removeItem(atPath: root + "/" + name)
+    }
+
+    /// What the server printed (errors, tracebacks), for failure messages.
+    var output: String {
+        (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+    }
+
+    // MARK: Control
+
+    /// Queues fault rules: `["path": "/feed.json.minisig", "status": 404]`, `["drop_after": 1000]`, …
+    /// (see the script's documentation).
+    func addFaults(_ rules: [[String: Any]]) throws {
+        _ = try control("POST", "faults", body: try JSONSerialization.data(withJSONObject: rules))
+    }
+
+    /// Every request for a file so far, once all of them are answered.
+    func log() throws -> [Request] {
+        try JSONDecoder().decode([Request].self, from: Data(control("GET", "log")))
+    }
+
+    private func control(_ method: String, _ action: String, body: Data? = nil) throws -> [UInt8] {
+        var transfer = CurlTransfer(url: "\(baseURL)/__control/\(action)")
+        transfer.method = method
+        transfer.caFile = caFile
+        transfer.headers = ["Expect:"]
+        if let body {
+            transfer.body = .bytes(Array(body))
+            transfer.headers.append("Content-Type: application/json")
+        }
+        transfer.responseLimit = 16 << 20
+        let response = try CurlHandle().perform(transfer)
+        guard (200..<300).contains(response.status) else {
+            throw Failure(
+                description: "firmware test server answered \(response.status) to \(method) \(action): "
+                    + String(decoding: response.body, as: UTF8.self) + output)
+        }
+        return response.body
+    }
+
+    /// `packaging/test-servers/firmware_server.py` in this checkout.
+    static var script: String {
+        let source = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+        return source.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("packaging/test-servers/firmware_server.py").path
+    }
+
+    // MARK: Certificates
+
+    /// The test CA, the server's certificate and key (for 127.0.0.1 and localhost), and a second CA
+    /// that signed nothing the server uses.
+    struct Materials {
+        var folder: String
+        var caFile: String
+        var serverCertificate: String
+        var serverKey: String
+        var strangerCAFile: String
+    }
+
+    /// Made once per test process with `openssl`, in a private folder removed when the process exits.
+    static let materials: Result<Materials, any Error> = Result {
+        let folder = try PerTestServer.privateFolder("firmware-tls")
+        atexit {
+            if case .success(let materials) = FirmwareTestServer.materials {
+                try? FileManager.default.removeItem(atPath: materials.folder)
+            }
+        }
+        func openssl(_ arguments: [String]) throws { try PerTestServer.openssl(arguments, in: folder) }
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for (name, subject) in [("ca", "Lifeboat firmware test CA"), ("stranger-ca", "Some other CA")] {
+            try openssl(
+                ["req", "-x509"] + ec + [
+                    "-days", "2", "-subj", "/CN=\(subject)", "-keyout", "\(name)-key.pem", "-out", "\(name).pem",
+                    "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ])
+        }
+        try openssl(
+            ["req", "-new"] + ec + ["-subj", "/CN=localhost", "-keyout", "server-key.pem", "-out", "server.csr"])
+        try [
+            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ].joined(separator: "\n").write(toFile: folder + "/server.ext", atomically: true, encoding: .utf8)
+        try openssl([
+            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "2", "-sha256", "-extfile", "server.ext", "-out", "server.pem",
+        ])
+        for key in ["ca-key.pem", "stranger-ca-key.pem", "server-key.pem"] {
+            chmod(folder + "/" + key, 0o600)
+        }
+        return Materials(
+            folder: folder, caFile: folder + "/ca.pem", serverCertificate: folder + "/server.pem",
+            serverKey: folder + "/server-key.pem", strangerCAFile: folder + "/stranger-ca.pem")
+    }
+}
