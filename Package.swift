@@ -82,7 +82,7 @@ let package = Package(
             name: "LifeboatAgent",
             dependencies: [
                 "LifeboatCore", "LifeboatCrypto", "LifeboatArchive", "LifeboatStores", "LifeboatBackup",
-                "LifeboatSchedule", "LifeboatNotify",
+                "LifeboatSchedule", "LifeboatNotify", "LifeboatFirmware",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -37,6 +37,8 @@ public struct Configuration: Sendable {
     public var shutdownGrace: Int64 = 60
     /// `notifications`: contacts and channels of the relay; nil when not configured.
     public var notifications: NotificationsConfiguration?
+    /// `firmware`: the signed update feed; nil when not configured.
+    public var firmware: FirmwareConfiguration?
 
     public func job(named name: String) -> JobConfiguration? { jobs.first { $0.name == name } }
     public func store(named name: String) -> StoreConfiguration? { stores.first { $0.name == name } }

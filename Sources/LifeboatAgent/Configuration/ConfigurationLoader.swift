@@ -18,10 +18,10 @@ struct ConfigurationLoader {
 
     /// Sections of the configuration contract that this version does not act on yet: refused rather
     /// than accepted and ignored, so nobody believes they are configured.
-    static let unbuiltSections = ["firmware"]
+    static let unbuiltSections: [String] = []
     static let topLevelKeys = [
         "host", "state_dir", "pbx", "encryption", "compression", "sources", "stores", "jobs", "api", "shutdown_grace",
-        "notifications",
+        "notifications", "firmware",
     ]
     static let unbuiltStoreKinds: [String] = []
     static let unbuiltSourceKinds = ["mariadb", "mysql"]
@@ -102,7 +102,8 @@ struct ConfigurationLoader {
             file: file, host: host, stateDirectory: stateDirectory, pbx: pbx, encryption: encryption,
             compression: compression ?? ArchiveCompression(algorithm: .zstd, level: 3), sources: sources, stores: stores,
             jobs: jobs, api: try top["api"].map(parseAPI), shutdownGrace: shutdownGrace,
-            notifications: try top["notifications"].map { try parseNotifications($0, host: host) })
+            notifications: try top["notifications"].map { try parseNotifications($0, host: host) },
+            firmware: try top["firmware"].map { try parseFirmware($0, pbx: pbx) })
     }
 
     // MARK: Sections

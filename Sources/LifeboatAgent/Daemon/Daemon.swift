@@ -109,6 +109,7 @@ public final class Daemon: Sendable {
                     group.addTask { [hangups, daemon] in
                         for await _ in hangups { await daemon.reload() }
                     }
+                    group.addTask { [daemon] in await daemon.firmwareLoop() }
                     if let interval = daemon.systemd.watchdogInterval {
                         group.addTask { [daemon] in await daemon.watchdog(every: interval) }
                     }
@@ -134,6 +135,44 @@ public final class Daemon: Sendable {
             // Only a scheduler that answers counts as alive.
             if await scheduler.heartbeat() { systemd.watchdog() }
             try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+        }
+    }
+
+    /// Checks the firmware feed at each fire of `firmware.check_schedule`, as the configuration of
+    /// the moment says (a reload takes effect within a minute). A check runs on a thread of its own.
+    private func firmwareLoop() async {
+        var reference = clock.now()
+        while !Task.isCancelled {
+            let configuration = current.configuration
+            let now = clock.now()
+            guard let firmware = configuration.firmware, let next = firmware.checkSchedule?.nextFire(after: reference),
+                next <= now
+            else {
+                let due = configuration.firmware?.checkSchedule?.nextFire(after: reference)
+                let wait = min(max(due.map { $0.timeIntervalSince(now) } ?? 60, 1), 60)
+                try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+                continue
+            }
+            reference = now
+            let agent = Agent(configuration: configuration, logger: logger)
+            let state = self.state
+            let logger = self.logger
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                Thread {
+                    do {
+                        let result = try FirmwareChecker.check(agent: agent, firmware: firmware, state: state)
+                        logger.notice(
+                            "Firmware feed checked",
+                            metadata: [
+                                "status": "\(result.status.rawValue)", "available": "\(result.available ?? "-")",
+                                "reason": "\(result.reason ?? "-")",
+                            ])
+                    } catch {
+                        logger.error("Firmware check failed", metadata: ["error": "\(error)"])
+                    }
+                    done.resume()
+                }.start()
+            }
         }
     }
 

@@ -1,0 +1,1 @@
+../LifeboatFirmwareTests/FirmwareTestServer.swift
