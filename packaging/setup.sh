@@ -19,6 +19,9 @@ packages=(
     # the S3 and GCS test servers and the fault proxy run from a Python virtualenv (below); rclone is an
     # independent S3 client for the benchmark
     python3-venv rclone
+    # the MariaDB test server (test-servers.sh runs its own mariadbd on 127.0.0.1:3307, not the system
+    # service), and mariadb-dump and the mariadb client, which the mariadb source kind and its tests run
+    mariadb-server mariadb-client
 )
 
 missing=()

@@ -13,6 +13,7 @@ public enum ConfigCheckCommand {
                 switch source.kind {
                 case .sqlite(let path): [path]
                 case .files(let paths, _, _): paths
+                case .mariadb(let options): [options.defaultsFile, options.dumpCommand].compactMap { $0 }
                 }
             for path in paths where !FileManager.default.fileExists(atPath: path) {
                 warnings.append("source '\(source.name)': \(path) does not exist")

@@ -24,7 +24,7 @@ struct ConfigurationLoader {
         "notifications", "firmware",
     ]
     static let unbuiltStoreKinds: [String] = []
-    static let unbuiltSourceKinds = ["mariadb", "mysql"]
+    static let unbuiltSourceKinds: [String] = []
 
     func load(_ text: String) throws -> Configuration {
         let root: Node
@@ -209,7 +209,7 @@ struct ConfigurationLoader {
     private func parseSource(_ node: ConfigNode) throws -> SourceSpec {
         guard case .mapping = node.node else { throw node.error("expected a mapping with name and kind") }
         let peek = try node.mapping(allowed: ["name", "kind", "path", "paths", "include", "exclude", "database",
-            "defaults_file", "databases", "tables", "exclude_tables", "pre_restore", "post_restore"])
+            "defaults_file", "databases", "tables", "exclude_tables", "dump_command", "pre_restore", "post_restore"])
         guard let nameNode = peek["name"] else { throw node.error("missing key 'name'") }
         let name = try nameNode.nonEmptyString()
         try checkName(name, nameNode)
@@ -239,8 +239,42 @@ struct ConfigurationLoader {
                 kind: .files(
                     paths: paths, include: try keys["include"]?.stringList() ?? [],
                     exclude: try keys["exclude"]?.stringList() ?? []))
+        case "mariadb", "mysql":
+            let keys = try node.mapping(allowed: [
+                "name", "kind", "database", "databases", "tables", "exclude_tables", "defaults_file", "dump_command",
+            ])
+            var databases: [String] = []
+            switch (keys["database"], keys["databases"]) {
+            case (let one?, nil): databases = [try one.nonEmptyString()]
+            case (nil, let list?): databases = try list.stringList()
+            case (_?, let list?): throw list.error("give database or databases, not both")
+            case (nil, nil): throw node.error("missing key 'database' (or 'databases')")
+            }
+            var defaultsFile: String?
+            if let d = keys["defaults_file"] {
+                // It holds the database password: private, like any secret file.
+                let path = try readableFile(d)
+                _ = try SecretFile.read(path, describe: { d.error($0) })
+                defaultsFile = path
+            }
+            let dumpCommand = try keys["dump_command"].map { try readableFile($0) }
+            let tables = try keys["tables"]?.stringList() ?? []
+            let excludeTables = try keys["exclude_tables"]?.stringList() ?? []
+            do throws(BackupError) {
+                return SourceSpec(
+                    name: name,
+                    kind: .mariadb(
+                        try MariaDBDumpOptions(
+                            flavour: kind == "mysql" ? .mysql : .mariadb, databases: databases, tables: tables,
+                            excludeTables: excludeTables, defaultsFile: defaultsFile, dumpCommand: dumpCommand)))
+            } catch {
+                let culprit =
+                    error.message.contains("table") ? (keys["tables"] ?? keys["exclude_tables"])
+                    : (keys["databases"] ?? keys["database"])
+                throw (culprit ?? node).error(error.message)
+            }
         default:
-            throw kindNode.error("unknown source kind '\(kind)'; use sqlite or files")
+            throw kindNode.error("unknown source kind '\(kind)'; use sqlite, files, mariadb or mysql")
         }
     }
 

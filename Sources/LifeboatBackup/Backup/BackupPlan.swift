@@ -18,11 +18,20 @@ public struct BackupPlan: Sendable {
     public var agentVersion: String
     /// How many times a file that changes while it is read is read again.
     public var changedFileRetries: Int
+    /// The size of the parts a streamed component (a database dump) is archived in; each part is held
+    /// in memory until it is full (see ``defaultStreamPartSize``). Not a configuration key: tests lower it.
+    public var streamPartSize: Int
+
+    /// 16 MiB: a tar entry's size comes before its data, so a dump of unknown length is held in memory
+    /// one part at a time. 16 MiB is little beside a PBX's memory (one buffer per running backup), large
+    /// enough that a multi-gigabyte CDR dump stays at a few hundred entries of negligible header overhead,
+    /// and with four-digit part numbers it allows dumps of up to 156 GiB.
+    public static let defaultStreamPartSize = 16 << 20
 
     public init(
         job: String, host: String, sources: [SourceSpec], recipients: [AgeRecipient]?,
         compression: ArchiveCompression, pbx: Manifest.PBXInfo, naming: ObjectNaming, stagingDirectory: String,
-        agentVersion: String, changedFileRetries: Int = 2
+        agentVersion: String, changedFileRetries: Int = 2, streamPartSize: Int = BackupPlan.defaultStreamPartSize
     ) {
         self.job = job
         self.host = host
@@ -34,6 +43,7 @@ public struct BackupPlan: Sendable {
         self.stagingDirectory = stagingDirectory
         self.agentVersion = agentVersion
         self.changedFileRetries = changedFileRetries
+        self.streamPartSize = streamPartSize
     }
 
     /// The archive name's extension: `.tar.zst.age`, or `.tar.zst` unencrypted.

@@ -11,6 +11,10 @@ import Logging
 /// Takes one snapshot: copies the sources, streams them through tar, zstd and age straight into every
 /// store at once, commits, writes the sidecars, and reports per store.
 ///
+/// Database dumps (``StreamProducer``s) run while the archive is written: their output goes into the
+/// archive as it comes, in parts of ``BackupPlan/streamPartSize``. A dump that fails or is cancelled
+/// fails the run like any other error before the commit: every upload is aborted.
+///
 /// The order on a store is the commit protocol: leftovers of interrupted runs are removed first; the
 /// archive is uploaded and committed under its final name; then the sidecar is written. A crash at
 /// any moment leaves at most a `.partial` upload or an archive without a sidecar, which the next run
@@ -23,9 +27,9 @@ public final class BackupRunner {
     private let now: () -> Date
     private let cancellation: CancellationFlag?
 
-    /// `cancellation`, when set, is checked between pieces of the archive and before the commit: a
-    /// cancelled run aborts every upload (nothing is committed under a final name) and throws
-    /// `BackupError.Code.cancelled`.
+    /// `cancellation`, when set, is checked between pieces of the archive and before the commit, and
+    /// stops a running database dump (its process group is killed): a cancelled run aborts every upload
+    /// (nothing is committed under a final name) and throws `BackupError.Code.cancelled`.
     public init(
         plan: BackupPlan, stores: [any Store], logger: Logger, progress: (any ProgressObserver)? = nil,
         now: @escaping () -> Date = Date.init, cancellation: CancellationFlag? = nil
@@ -101,7 +105,7 @@ public final class BackupRunner {
             }
         }
         let fanOut = FanOutSink(targets)
-        let written: (size: Int64, sha256: String, checksums: ChecksumList)
+        let written: (size: Int64, sha256: String, checksums: ChecksumList, streamed: [String: Int64])
         do {
             written = try writeArchive(manifest: manifest, components: components, to: fanOut)
             try checkCancellation()
@@ -117,7 +121,9 @@ public final class BackupRunner {
         let sidecar = Sidecar(
             snapshot: id, job: plan.job, host: plan.host, created: Timestamp.iso8601(created),
             firmwareVersion: plan.pbx.firmwareVersion, agentVersion: plan.agentVersion,
-            components: manifest.components.map { .init(name: $0.name, kind: $0.kind, bytes: $0.bytes) },
+            components: manifest.components.map {
+                .init(name: $0.name, kind: $0.kind, bytes: $0.bytes + (written.streamed[$0.name] ?? 0))
+            },
             archive: .init(name: archiveName, size: written.size, sha256: written.sha256),
             compression: manifest.compression, encryption: plan.encryptionSummary)
 
@@ -188,6 +194,13 @@ public final class BackupRunner {
                 }
             }
             return PreparedComponent(spec: spec, consistency: "file-walk", integrityCheck: nil, entries: entries)
+        case .mariadb(let options):
+            let dumps = try MariaDBDump.plan(component: spec.name, options: options)
+            logger.debug(
+                "Database dumps planned",
+                metadata: ["source": "\(spec.name)", "tool": "\(dumps[0].tool)", "databases": "\(options.databases)"])
+            return PreparedComponent(
+                spec: spec, consistency: dumps[0].consistency, integrityCheck: nil, entries: [], streams: dumps)
         }
     }
 
@@ -213,7 +226,7 @@ public final class BackupRunner {
     // MARK: Archive
 
     private func writeArchive(manifest: Manifest, components: [PreparedComponent], to output: any ByteSink) throws
-        -> (size: Int64, sha256: String, checksums: ChecksumList)
+        -> (size: Int64, sha256: String, checksums: ChecksumList, streamed: [String: Int64])
     {
         let hashing = HashingSink(output)
         let encryptor = try plan.recipients.map { try AgeEncryptingSink(recipients: $0, output: hashing) }
@@ -221,8 +234,11 @@ public final class BackupRunner {
         let created = Timestamp.parseISO8601(manifest.created).map { Int64($0.timeIntervalSince1970) } ?? 0
 
         try tar.add(metadataEntry(Manifest.entryPath, mtime: created), contents: try LifeboatJSON.encode(manifest))
-        let total = components.reduce(Int64(0)) { $0 + $1.bytes }
+        // A dump's size is known only at its end.
+        let total: Int64? =
+            components.contains { !$0.streams.isEmpty } ? nil : components.reduce(Int64(0)) { $0 + $1.bytes }
         var done: Int64 = 0
+        var streamed: [String: Int64] = [:]
         var checksums: [ChecksumList.Entry] = []
         var vanished: [String] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
@@ -247,6 +263,17 @@ public final class BackupRunner {
                     }
                 }
             }
+            for stream in component.streams {
+                try checkCancellation()
+                let base = done
+                let report: (Int64) -> Void = { [progress] n in progress?.progress(done: base + n, total: total) }
+                let parts = try archiveStream(
+                    stream, component: component.spec.name, tar: tar, mtime: created, report: report)
+                checksums += parts
+                let bytes = parts.reduce(Int64(0)) { $0 + $1.size }
+                done += bytes
+                streamed[component.spec.name, default: 0] += bytes
+            }
         }
 
         let list = ChecksumList(snapshot: manifest.snapshot, files: checksums, vanished: vanished)
@@ -254,7 +281,39 @@ public final class BackupRunner {
         try tar.add(metadataEntry(ChecksumList.sumsEntryPath, mtime: created), contents: Array(list.sha256sumText.utf8))
         try tar.finish()
         try encryptor?.finish()
-        return (hashing.byteCount, Hex.encode(hashing.finalize()), list)
+        return (hashing.byteCount, Hex.encode(hashing.finalize()), list, streamed)
+    }
+
+    /// Runs one producer (a database dump) into the archive as parts; returns their checksum entries.
+    private func archiveStream(
+        _ stream: any StreamProducer, component: String, tar: TarWriter, mtime: Int64, report: (Int64) -> Void
+    ) throws -> [ChecksumList.Entry] {
+        // Dumps hold credentials and call data: readable by the owner only when extracted.
+        let writer = StreamPartWriter(
+            tar: tar, archivePath: stream.archivePath, mode: 0o600, mtime: mtime, partSize: plan.streamPartSize)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var reported: Int64 = 0
+        let warnings = try stream.produce(cancellation: cancellation) { bytes in
+            try writer.write(bytes)
+            if writer.byteCount - reported >= 1 << 20 {
+                reported = writer.byteCount
+                report(reported)
+            }
+        }
+        let parts = try writer.finish()
+        report(writer.byteCount)
+        for warning in warnings {
+            logger.warning(
+                "Dump tool warning", metadata: ["source": "\(component)", "dump": "\(stream)", "message": "\(warning)"])
+        }
+        logger.info(
+            "Stream archived",
+            metadata: [
+                "source": "\(component)", "dump": "\(stream)", "bytes": "\(writer.byteCount)",
+                "parts": "\(parts.count)", "duration": "\(clock.now - start)",
+            ])
+        return parts
     }
 
     /// Streams one file into the archive, hashing it; a file that changes while read is read again

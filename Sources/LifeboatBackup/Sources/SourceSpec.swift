@@ -1,12 +1,15 @@
 import LifeboatArchive
 
-/// What a backup reads: a SQLite database or a file tree.
+/// What a backup reads: a SQLite database, a file tree, or MariaDB/MySQL databases.
 public struct SourceSpec: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// A SQLite database copied with the online-backup API.
         case sqlite(path: String)
         /// File trees with include/exclude globs.
         case files(paths: [String], include: [String], exclude: [String])
+        /// MariaDB or MySQL databases dumped with `mariadb-dump`/`mysqldump` straight into the archive,
+        /// one dump per database, as `components/<name>/<database>.sql.part-0001`, `-0002`, …
+        case mariadb(MariaDBDumpOptions)
     }
 
     public var name: String
@@ -21,6 +24,7 @@ public struct SourceSpec: Sendable, Equatable {
         switch kind {
         case .sqlite: "sqlite"
         case .files: "files"
+        case .mariadb(let options): options.flavour.rawValue
         }
     }
 
@@ -29,6 +33,9 @@ public struct SourceSpec: Sendable, Equatable {
         switch kind {
         case .sqlite(let path): path
         case .files(let paths, _, _): paths.joined(separator: ", ")
+        case .mariadb(let options):
+            options.databases.joined(separator: ", ")
+                + (options.tables.isEmpty ? "" : " (tables " + options.tables.joined(separator: ", ") + ")")
         }
     }
 }
@@ -52,6 +59,9 @@ public struct PreparedComponent: Sendable {
     public var consistency: String
     public var integrityCheck: String?
     public var entries: [PlannedEntry]
+    /// Parts produced while the archive is written (database dumps), after the entries; their size is
+    /// not in ``bytes``, which counts what is known before the archive starts.
+    public var streams: [any StreamProducer] = []
 
     public var bytes: Int64 { entries.reduce(0) { $0 + $1.size } }
     public var fileCount: Int { entries.filter { $0.type == .file }.count }

@@ -1,0 +1,1 @@
+../LifeboatStoresTests/TestServers.swift
