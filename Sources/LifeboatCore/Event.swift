@@ -84,6 +84,9 @@ public enum AgentEvent {
     public static let retentionPruned = "retention.pruned"
     public static let restoreDone = "restore.done"
     public static let firmwareAvailable = "firmware.available"
+    /// The pre-upgrade backup committed and the firmware install command is about to run: the last
+    /// word if the PBX never comes back.
+    public static let firmwareInstallStarted = "firmware.install_started"
     public static let firmwareInstalled = "firmware.installed"
     public static let firmwareFailed = "firmware.failed"
     public static let firmwareRolledBack = "firmware.rolled_back"
