@@ -3,7 +3,7 @@ import LifeboatAgent
 
 struct Firmware: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The signed firmware-update feed.", subcommands: [Check.self, Status.self])
+        abstract: "The signed firmware-update feed.", subcommands: [Check.self, Status.self, Install.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -30,6 +30,24 @@ struct Firmware: ParsableCommand {
         func run() throws {
             CommandRunner.run(configOption: global.config, verbosity: global.verbose) { agent in
                 try FirmwareCommand.status(agent: agent, json: json)
+            }
+        }
+    }
+}
+
+extension Firmware {
+    struct Install: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the feed and install the release it offers (mode: install): pre-upgrade backup, install, health check, rollback on failure.",
+            discussion: "Without --ignore-window it waits in the foreground for the maintenance window.")
+
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Install now, outside the maintenance window.") var ignoreWindow = false
+        @Flag(help: "Print JSON: {outcome, message}.") var json = false
+
+        func run() throws {
+            CommandRunner.run(configOption: global.config, verbosity: global.verbose) { agent in
+                try FirmwareCommand.install(agent: agent, ignoreWindow: ignoreWindow, json: json)
             }
         }
     }

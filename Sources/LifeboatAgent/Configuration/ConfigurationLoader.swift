@@ -103,7 +103,7 @@ struct ConfigurationLoader {
             compression: compression ?? ArchiveCompression(algorithm: .zstd, level: 3), sources: sources, stores: stores,
             jobs: jobs, api: try top["api"].map(parseAPI), shutdownGrace: shutdownGrace,
             notifications: try top["notifications"].map { try parseNotifications($0, host: host) },
-            firmware: try top["firmware"].map { try parseFirmware($0, pbx: pbx) })
+            firmware: try top["firmware"].map { try parseFirmware($0, pbx: pbx, jobs: jobs) })
     }
 
     // MARK: Sections

@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatCore
+import LifeboatFirmware
 import LifeboatNotify
 import LifeboatSchedule
 import Hummingbird
@@ -139,40 +140,74 @@ public final class Daemon: Sendable {
     }
 
     /// Checks the firmware feed at each fire of `firmware.check_schedule`, as the configuration of
-    /// the moment says (a reload takes effect within a minute). A check runs on a thread of its own.
+    /// the moment says (a reload takes effect within a minute). With `mode: install`, an install a
+    /// crash interrupted is continued at start-up, and an available release is installed — at once
+    /// when the window is open, else when it opens. Checks and installs run on a thread of their own.
     private func firmwareLoop() async {
         var reference = clock.now()
+        var installAt: Date?
+        if let firmware = current.configuration.firmware, firmware.install != nil {
+            let agent = Agent(configuration: current.configuration, logger: logger)
+            installAt = await onThread { [state, logger] in
+                do {
+                    guard let outcome = try FirmwareInstallation.resume(agent: agent, firmware: firmware, state: state)
+                    else { return nil }
+                    logger.notice("Interrupted firmware install continued", metadata: ["outcome": "\(FirmwareInstallation.describe(outcome))"])
+                    if case .waitingForWindow(let until) = outcome { return until }
+                } catch {
+                    logger.error("Cannot continue the interrupted firmware install", metadata: ["error": "\(error)"])
+                }
+                return nil
+            }
+        }
         while !Task.isCancelled {
             let configuration = current.configuration
             let now = clock.now()
-            guard let firmware = configuration.firmware, let next = firmware.checkSchedule?.nextFire(after: reference),
-                next <= now
-            else {
-                let due = configuration.firmware?.checkSchedule?.nextFire(after: reference)
+            let nextCheck = configuration.firmware?.checkSchedule?.nextFire(after: reference)
+            let checkDue = nextCheck.map { $0 <= now } ?? false
+            let installDue = configuration.firmware?.install != nil && (installAt.map { $0 <= now } ?? false)
+            guard let firmware = configuration.firmware, checkDue || installDue else {
+                let due = [nextCheck, installAt].compactMap { $0 }.min()
                 let wait = min(max(due.map { $0.timeIntervalSince(now) } ?? 60, 1), 60)
                 try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
                 continue
             }
-            reference = now
+            if checkDue { reference = now }
             let agent = Agent(configuration: configuration, logger: logger)
-            let state = self.state
-            let logger = self.logger
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                Thread {
-                    do {
-                        let result = try FirmwareChecker.check(agent: agent, firmware: firmware, state: state)
+            let waiting = installAt
+            installAt = await onThread { [state, logger] () -> Date? in
+                do {
+                    var result: FirmwareCheckResult?
+                    if checkDue {
+                        let checked = try FirmwareChecker.check(agent: agent, firmware: firmware, state: state)
                         logger.notice(
                             "Firmware feed checked",
                             metadata: [
-                                "status": "\(result.status.rawValue)", "available": "\(result.available ?? "-")",
-                                "reason": "\(result.reason ?? "-")",
+                                "status": "\(checked.status.rawValue)", "available": "\(checked.available ?? "-")",
+                                "reason": "\(checked.reason ?? "-")",
                             ])
-                    } catch {
-                        logger.error("Firmware check failed", metadata: ["error": "\(error)"])
+                        result = checked
                     }
-                    done.resume()
-                }.start()
+                    guard firmware.install != nil else { return nil }
+                    guard let last = try result ?? FirmwareChecker.lastCheck(state: state),
+                        let release = FirmwareChecker.release(of: last)
+                    else { return checkDue ? nil : waiting }
+                    let outcome = try FirmwareInstallation.install(
+                        release: release, agent: agent, firmware: firmware, state: state)
+                    logger.notice("Firmware install", metadata: ["outcome": "\(FirmwareInstallation.describe(outcome))"])
+                    if case .waitingForWindow(let until) = outcome { return until }
+                } catch {
+                    logger.error("Firmware check or install failed", metadata: ["error": "\(error)"])
+                }
+                return nil
             }
+        }
+    }
+
+    /// Runs blocking work on a thread of its own and returns its result.
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { (done: CheckedContinuation<T, Never>) in
+            Thread { done.resume(returning: body()) }.start()
         }
     }
 

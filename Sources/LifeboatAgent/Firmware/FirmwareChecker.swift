@@ -21,6 +21,7 @@ public struct FirmwareCheckResult: Sendable, Codable, Equatable {
     public var available: String?
     public var availableURL: String?
     public var availableSize: Int64?
+    public var availableSHA256: String?
     public var notes: String?
     public var reason: String?
     public var highestSeen: String?
@@ -29,6 +30,7 @@ public struct FirmwareCheckResult: Sendable, Codable, Equatable {
         case status, checked, current, available, notes, reason
         case availableURL = "available_url"
         case availableSize = "available_size"
+        case availableSHA256 = "available_sha256"
         case highestSeen = "highest_seen"
     }
 }
@@ -72,6 +74,7 @@ public enum FirmwareChecker {
                 result.available = release.version.text
                 result.availableURL = release.url
                 result.availableSize = release.size
+                result.availableSHA256 = release.sha256
                 result.notes = release.notes
                 try announce(release, current: currentText, firmware: firmware, state: state, now: now)
             }
@@ -88,6 +91,14 @@ public enum FirmwareChecker {
         }
         try state.setSetting(lastCheckKey, to: String(decoding: try LifeboatJSON.encode(result), as: UTF8.self), at: now)
         return result
+    }
+
+    /// The release a result offers, or nil.
+    public static func release(of result: FirmwareCheckResult) -> FirmwareRelease? {
+        guard result.status == .available, let text = result.available, let version = try? FirmwareVersion(text),
+            let url = result.availableURL, let size = result.availableSize, let sha256 = result.availableSHA256
+        else { return nil }
+        return FirmwareRelease(version: version, url: url, size: size, sha256: sha256, notes: result.notes)
     }
 
     /// The result of the last check, or nil.
