@@ -148,6 +148,6 @@ import Testing
         try install.writeConfig(publicKey: try install.key.publicKeyLine(), mode: "install")
         result = try Harness.lifeboat("config", "check", "--config", install.config)
         #expect(result.status == 64)
-        #expect(result.output.contains("lifeboat.yaml:14: firmware.mode: mode: install is not supported by this version yet"), "\(result.output)")
+        #expect(result.output.contains("lifeboat.yaml:8: firmware: mode: install needs 'window'"), "\(result.output)")
     }
 }
