@@ -1,6 +1,6 @@
 # Sourced by bench-daemon.sh and bench-events.sh: builds the release binary unless one is given,
 # then starts `lifeboat daemon` in a scratch folder with the API listener on, one yearly job, and the
-# notification relay on with one contact whose mail server is down.
+# notification relay on with one contact whose mail server is down (BENCH_RELAY=0: without the relay).
 # Sets: bin, work (removed on exit), token, port, pid (killed on exit). Waits until /metrics answers.
 bench_start_daemon() {
     bin=${1:-}
@@ -31,11 +31,15 @@ stores:
 jobs:
   - {name: yearly, schedule: "0 3 1 1 *", timezone: UTC, sources: [config], stores: [local], stale_after: 400d}
 api: {listen: "127.0.0.1:$port", token: {secret_file: $work/token}}
+YAML
+    if [[ ${BENCH_RELAY:-1} == 1 ]]; then
+        cat >>"$work/lifeboat.yaml" <<YAML
 notifications:
   smtp: {host: 127.0.0.1, port: $smtp_port, security: starttls, from: "bench <bench@example.com>", timeout: 5s}
   contacts:
     - {name: ops, levels: [warning, alert], events: ["*"], methods: [email], email: ops@example.com}
 YAML
+    fi
     chmod 600 "$work/lifeboat.yaml"
     "$bin" daemon --config "$work/lifeboat.yaml" 2>"$work/daemon.log" &
     pid=$!
