@@ -16,7 +16,7 @@ import Testing
         var config: String { dir + "/lifeboat.yaml" }
         private var daemonLog = ""
 
-        init(groupWait: String, repeatInterval: String) throws {
+        init(groupWait: String, repeatInterval: String, contact: String? = nil, smtpPasswordFile: String? = nil) throws {
             let servers = try TestServers.load()
             smtp = try SMTPTestServer(servers: servers, mode: "starttls")
             port = try TestServers.closedPort()
@@ -38,14 +38,14 @@ import Testing
                     port: \(smtp.port)
                     security: starttls
                     username: \(try servers["SMTP_USERNAME"])
-                    password: {secret_file: \(try servers["SMTP_PASSWORD_FILE"])}
+                    password: {secret_file: \(try smtpPasswordFile ?? servers["SMTP_PASSWORD_FILE"])}
                     from: "PBX pbx1 <pbx1@example.com>"
                     ca_file: \(try servers["SMTP_CA_FILE"])
                     timeout: 5s
                   group_wait: \(groupWait)
                   repeat_interval: \(repeatInterval)
                   contacts:
-                    - {name: ops, levels: [warning, alert], events: ["*"], methods: [email], email: ops@example.com}
+                    - \(contact ?? "{name: ops, levels: [warning, alert], events: [\"*\"], methods: [email], email: ops@example.com}")
 
                 """
             try config.write(toFile: self.config, atomically: true, encoding: .utf8)
@@ -207,6 +207,49 @@ import Testing
         // One summary after the outage, not one message per kind (let alone per event).
         #expect(messages.count == 1, "\(messages.count) emails")
         #expect(try install.outbox("--pending").isEmpty)
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+    }
+
+    @Test func aMailServerThatRefusesTheLoginFallsBackToTheSignedWebhook() throws {
+        let hook = try WebhookTestServer()
+        let wrong = NSTemporaryDirectory() + "lifeboat-wrong-smtp-" + UUID().uuidString
+        try "not-the-password".write(toFile: wrong, atomically: true, encoding: .utf8)
+        chmod(wrong, 0o600)
+        defer { try? FileManager.default.removeItem(atPath: wrong) }
+        let contact = """
+            {name: ops, levels: [alert], methods: [email, webhook], email: ops@example.com,
+                       webhook: {url: "\(hook.url.absoluteString)", secret: {secret_file: \(wrong).hook}, ca_file: \(hook.caFile)}}
+            """
+        try WebhookTestServer.secret.write(toFile: wrong + ".hook", atomically: true, encoding: .utf8)
+        chmod(wrong + ".hook", 0o600)
+        defer { try? FileManager.default.removeItem(atPath: wrong + ".hook") }
+        let install = try Installation(groupWait: "1s", repeatInterval: "4h", contact: contact, smtpPasswordFile: wrong)
+        let daemon = try install.startDaemon()
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+
+        let notified = try install.lifeboat("notify", "--type", "pbx.web_user_locked_out", "--attr", "user=admin")
+        #expect(notified.status == 0, "\(notified.output)")
+        let id = notified.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let arrived = try install.eventually(30) {
+            try hook.log().contains { $0.body?.contains(id) == true }
+        }
+        #expect(arrived, "webhook log: \((try? hook.log()) ?? []); daemon log: \(install.log.suffix(2000))")
+        let request = try #require(try hook.log().first { $0.body?.contains(id) == true })
+        #expect(request.signatureValid)
+        #expect(request.idempotencyKey?.hasPrefix("ntf_") == true)
+        #expect(try install.smtp.storedMessages().isEmpty)
+        // The refusal is permanent: no retries of the email, one notifier.failed naming the next method.
+        let failed = try JSONSerialization.jsonObject(
+            with: Data(try install.lifeboat("events", "--json", "--type", "notifier.failed").stdout.utf8)) as? [[String: Any]] ?? []
+        let first = try #require(failed.first)
+        #expect(first["level"] as? String == "warning")
+        let attributes = first["attributes"] as? [String: String] ?? [:]
+        #expect(attributes["method"] == "email" && attributes["next_method"] == "webhook", "\(attributes)")
+        #expect(attributes["error"]?.contains("535") == true || attributes["error"]?.lowercased().contains("auth") == true, "\(attributes)")
+        let delivered = try install.outbox().first { ($0["events"] as? [String])?.contains(id) == true }
+        #expect(delivered?["state"] as? String == "delivered")
+        #expect(delivered?["method"] as? String == "webhook")
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
     }

@@ -1,0 +1,1 @@
+../LifeboatNotifyTests/Webhook/ChannelTestProcess.swift
