@@ -14,7 +14,7 @@ struct Lifeboat: AsyncParsableCommand {
         subcommands: [
             Demo.self, Keygen.self, Backup.self, Snapshots.self, Verify.self, Restore.self, Prune.self, Config.self,
             Schedule.self, Status.self, Daemon.self, Events.self, Notify.self, Notifications.self,
-            Firmware.self,
+            Firmware.self, Drill.self,
         ])
 }
 

@@ -91,6 +91,22 @@ public enum StatusCommand {
                     header: ["JOB", "RUN", "TRIGGER", "STARTED", "TOOK", "RESULT", "SNAPSHOT"], rows: runRows))
         }
 
+        let drillRows = statuses.flatMap { s in
+            (s.lastDrill?.stores ?? []).map { store in
+                [
+                    s.job, store.store, s.lastDrill.map { $0.started } ?? "-", store.result, store.snapshot ?? "-",
+                    store.depth ?? "-", store.restoreSeconds.map { String(format: "%.1f s", $0) } ?? "-",
+                ]
+            }
+        }
+        if !drillRows.isEmpty {
+            Console.out("")
+            Console.out(
+                Table.render(
+                    header: ["JOB", "STORE", "LAST DRILL", "RESULT", "SNAPSHOT", "DEPTH", "RESTORE TOOK"],
+                    rows: drillRows))
+        }
+
         var notes: [String] = []
         for s in statuses {
             if let run = s.running {

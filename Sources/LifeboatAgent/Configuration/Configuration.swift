@@ -122,6 +122,8 @@ public struct JobConfiguration: Sendable {
     public var staleAfter: Int64?
     /// `jitter`: the daemon starts each scheduled run up to this many seconds late, at random (default 0).
     public var jitter: Int64 = 0
+    /// `drill`: when the daemon rehearses a restore of the job's newest snapshots.
+    public var drill: DrillConfiguration?
 }
 
 /// `api:` — the daemon's HTTP listener, on the loopback interface only.

@@ -39,6 +39,7 @@ extension JobStatus {
                 ]
             },
             "recent_runs": recentRuns.map(Self.jsonObject),
+            "last_drill": lastDrill.flatMap { try? JSONSerialization.jsonObject(with: Data(LifeboatJSON.encode($0))) }.json,
         ]
     }
 

@@ -39,6 +39,8 @@ public struct JobStatus: Sendable {
     public var stores: [StoreStatus]
     /// The newest runs, newest first (as many as asked for).
     public var recentRuns: [RunRecord]
+    /// The last restore drill (`jobs[].drill`), if one ran.
+    public var lastDrill: DrillReport?
 
     /// Builds the status of `job` at `now`; `state` nil means no run was ever recorded.
     public init(job: JobConfiguration, state: StateDatabase?, now: Date, recentRuns: Int = 0) throws {
@@ -57,6 +59,7 @@ public struct JobStatus: Sendable {
         lastRun = try state?.lastFinishedRun(job: job.name)
         lastSuccess = try state?.lastSuccess(job: job.name)
         self.recentRuns = recentRuns > 0 ? try state?.lastRuns(job: job.name, limit: recentRuns) ?? [] : []
+        lastDrill = try state.flatMap { try DrillRunner.last(job: job.name, state: $0) }
         let successes = try state?.lastSuccessPerStore(job: job.name) ?? [:]
         stores = job.stores.map { store in
             let success = successes[store]
@@ -80,7 +83,7 @@ public struct JobStatus: Sendable {
     /// What needs attention, one sentence each; empty when the job is fine.
     ///
     /// A job needs attention when its schedule is unusable, its last run failed, was partial or was
-    /// interrupted, or it is stale. A job that never ran is fine unless it has `stale_after`.
+    /// interrupted, its last restore drill failed, or it is stale. A job that never ran is fine unless it has `stale_after`.
     public var problems: [String] {
         var result: [String] = []
         if let scheduleError { result.append("schedule \"\(schedule ?? "")\": \(scheduleError)") }
@@ -92,6 +95,12 @@ public struct JobStatus: Sendable {
                 text += lastRun.result.rawValue + (lastRun.error.map { ": \($0)" } ?? "")
             }
             result.append(text)
+        }
+        if let lastDrill, !lastDrill.passed {
+            result.append(
+                "restore drill of \(lastDrill.started) failed: "
+                    + lastDrill.stores.filter { $0.result != "passed" }.map { "\($0.store): \($0.error ?? "failed")" }
+                    .joined(separator: "; "))
         }
         for store in stores where store.staleness.isStale {
             let limit = DurationText.render(staleAfter ?? 0)
