@@ -111,6 +111,7 @@ public final class Daemon: Sendable {
                         for await _ in hangups { await daemon.reload() }
                     }
                     group.addTask { [daemon] in await daemon.firmwareLoop() }
+                    group.addTask { [daemon] in await daemon.drillLoop() }
                     if let interval = daemon.systemd.watchdogInterval {
                         group.addTask { [daemon] in await daemon.watchdog(every: interval) }
                     }
@@ -200,6 +201,41 @@ public final class Daemon: Sendable {
                     logger.error("Firmware check or install failed", metadata: ["error": "\(error)"])
                 }
                 return nil
+            }
+        }
+    }
+
+    /// Runs each job's restore drill at the fires of `drill.schedule`, one drill at a time, as the
+    /// configuration of the moment says (a reload takes effect within a minute).
+    private func drillLoop() async {
+        var since: [String: Date] = [:]
+        let started = clock.now()
+        while !Task.isCancelled {
+            let configuration = current.configuration
+            let now = clock.now()
+            var due: [JobConfiguration] = []
+            var next: Date?
+            for job in configuration.jobs {
+                guard let drill = job.drill,
+                    let schedule = try? CronSchedule(
+                        parsing: drill.schedule,
+                        timeZoneIdentifier: drill.timezone ?? job.timezone ?? TimeZone.current.identifier),
+                    let fire = schedule.nextFire(after: since[job.name] ?? started)
+                else { continue }
+                if fire <= now { due.append(job) } else { next = min(next ?? fire, fire) }
+            }
+            guard !due.isEmpty else {
+                let wait = min(max(next.map { $0.timeIntervalSince(now) } ?? 60, 1), 60)
+                try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+                continue
+            }
+            for job in due {
+                since[job.name] = now
+                let agent = Agent(configuration: configuration, logger: logger)
+                let report = await onThread { [state] in
+                    DrillRunner.run(agent: agent, job: job, drill: job.drill, state: state)
+                }
+                logger.notice("Restore drill", metadata: ["job": "\(job.name)", "result": "\(report.result)"])
             }
         }
     }
