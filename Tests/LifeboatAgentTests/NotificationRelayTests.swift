@@ -234,4 +234,17 @@ import Testing
         try f.state.pruneHistory(now: t0.addingTimeInterval(60), runs: 1, events: 1)
         #expect(try f.state.notifications().first?.events.count == 1)
     }
+
+    @Test func aRetryAfterLongerThanTheBackoffIsHonoured() throws {
+        let f = try Fixture(contacts: [Contact(name: "ops", methods: [.email])])
+        f.channel.fail(.email, DeliveryError(.transient, "429 Too Many Requests", retryAfter: 600))
+        try f.record("backup.failed", at: t0, ["job": "nightly"])
+        f.relay.pass(now: t0.addingTimeInterval(30))
+        #expect(try f.state.notifications().first?.dueAt == t0.addingTimeInterval(630))
+        #expect(DeliveryError.retryAfterSeconds("120") == 120)
+        #expect(
+            DeliveryError.retryAfterSeconds("Fri, 27 Nov 2026 01:02:03 GMT", now: Date(timeIntervalSince1970: 1_795_741_023))
+                == 300)
+        #expect(DeliveryError.retryAfterSeconds("soon") == nil)
+    }
 }

@@ -259,10 +259,12 @@ public final class NotificationRelay: @unchecked Sendable {
                             "error": "\(error.message)",
                         ])
                 } else if error.isRetryable {
-                    // Never later than the moment it is given up, so that happens on time.
+                    // The server's Retry-After when it asks for longer (up to the largest backoff), never
+                    // later than the moment it is given up, so that happens on time.
+                    let wait = max(
+                        policy.backoff(afterAttempt: attempts), min(error.retryAfter ?? 0, policy.maximumBackoff))
                     let retryAt = min(
-                        at.addingTimeInterval(policy.backoff(afterAttempt: attempts)),
-                        notification.createdAt.addingTimeInterval(policy.maxDeliveryAge))
+                        at.addingTimeInterval(wait), notification.createdAt.addingTimeInterval(policy.maxDeliveryAge))
                     try state.markRetry(notification.id, error: error.message, retryAt: retryAt)
                     logger.warning(
                         "Notification not delivered; will retry",

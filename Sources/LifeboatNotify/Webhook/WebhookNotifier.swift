@@ -122,10 +122,12 @@ public final class WebhookNotifier: @unchecked Sendable, CustomStringConvertible
         if !excerpt.isEmpty { message += ": \(excerpt)" }
         switch Self.kind(ofStatus: status) {
         case .transient:
+            var retryAfter: TimeInterval?
             if let wait = response.header("Retry-After"), !wait.isEmpty {
                 message += " (Retry-After: \(redacted(String(wait.prefix(40)))))"
+                retryAfter = DeliveryError.retryAfterSeconds(wait)
             }
-            throw DeliveryError(.transient, message)
+            throw DeliveryError(.transient, message, retryAfter: retryAfter)
         case .permanent:
             if (300..<400).contains(status) {
                 let target = response.header("Location").flatMap { URL(string: $0)?.host } ?? "another address"
