@@ -68,6 +68,9 @@ public struct Agent: Sendable {
             }
             return job
         }
+        guard !configuration.jobs.isEmpty else {
+            throw CommandError(.usage, "no job is configured in \(configuration.file)")
+        }
         guard configuration.jobs.count == 1 else {
             throw CommandError(
                 .usage, "several jobs are configured; name one with --job (\(configuration.jobs.map(\.name).joined(separator: ", ")))")

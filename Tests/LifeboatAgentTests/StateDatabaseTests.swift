@@ -50,18 +50,18 @@ import Testing
         #expect(try sqlite3(folder.database, "PRAGMA journal_mode") == "wal")
         #expect(
             try sqlite3(folder.database, "SELECT identifier FROM grdb_migrations ORDER BY rowid")
-                == "1-runs\n2-settings\n3-events\n4-notifications")
+                == "1-runs\n2-settings\n3-events\n4-notifications\n5-run-hooks")
         #expect(
             try sqlite3(
                 folder.database,
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'grdb%' AND name NOT LIKE 'sqlite%' ORDER BY name"
             )
-                == "events\njob_last_success\nnotification_events\nnotification_groups\nnotifications\nrun_stores\nruns\nsettings\nstore_last_success")
+                == "events\njob_last_success\nnotification_events\nnotification_groups\nnotifications\nrun_hooks\nrun_stores\nruns\nsettings\nstore_last_success")
 
         // Opening again migrates nothing and keeps the records.
         let again = try StateDatabase(stateDirectory: folder.state)
         #expect(try again.run(id)?.job == "nightly")
-        #expect(try sqlite3(folder.database, "SELECT count(*) FROM grdb_migrations") == "4")
+        #expect(try sqlite3(folder.database, "SELECT count(*) FROM grdb_migrations") == "5")
     }
 
     @Test func reportingCommandsCreateNothing() throws {

@@ -41,6 +41,20 @@ struct SnapshotResolver {
         return matches[0]
     }
 
+    /// The snapshots of the host (default: this machine) and job, newest first; a snapshot kept on
+    /// several stores appears once per store, in configuration order.
+    func newestFirst() throws -> [Found] {
+        let own = SnapshotResolver(agent: agent, store: store, host: host ?? agent.configuration.host, job: job)
+        let found = try own.all().enumerated().sorted { a, b in
+            (a.element.entry.created, a.element.entry.id, -a.offset) > (b.element.entry.created, b.element.entry.id, -b.offset)
+        }.map(\.element)
+        guard !found.isEmpty else {
+            throw BackupError(
+                .notFound, "no snapshot of host '\(own.host!)'\(job.map { " and job '\($0)'" } ?? "") on \(storesText)")
+        }
+        return found
+    }
+
     /// The newest snapshot of the host (default: this machine) and job.
     func latest() throws -> Found {
         let own = SnapshotResolver(agent: agent, store: store, host: host ?? agent.configuration.host, job: job)

@@ -39,6 +39,9 @@ public struct Configuration: Sendable {
     public var notifications: NotificationsConfiguration?
     /// `firmware`: the signed update feed; nil when not configured.
     public var firmware: FirmwareConfiguration?
+    /// `sources[].pre_restore` / `post_restore`, by source name: run around an in-place restore of
+    /// that source's component.
+    public var sourceRestoreHooks: [String: RestoreHooks] = [:]
 
     public func job(named name: String) -> JobConfiguration? { jobs.first { $0.name == name } }
     public func store(named name: String) -> StoreConfiguration? { stores.first { $0.name == name } }
@@ -124,6 +127,15 @@ public struct JobConfiguration: Sendable {
     public var jitter: Int64 = 0
     /// `drill`: when the daemon rehearses a restore of the job's newest snapshots.
     public var drill: DrillConfiguration?
+    /// `pre_backup`: commands run in order before the backup; the first that fails stops the run
+    /// (`failed`, with its output), and the backup does not start.
+    public var preBackup: [HookCommand] = []
+    /// `post_backup`: commands run after the backup whatever its result, with `LIFEBOAT_RESULT`
+    /// (`succeeded`, `partial`, `failed`); their failure is recorded and does not change the result.
+    public var postBackup: [HookCommand] = []
+    /// `pre_restore` / `post_restore`: run around an in-place restore of this job's snapshots, before
+    /// (`pre_restore`) and after (`post_restore`) those of the restored components' sources.
+    public var restoreHooks = RestoreHooks()
 }
 
 /// `api:` — the daemon's HTTP listener, on the loopback interface only.

@@ -65,12 +65,15 @@ struct ConfigurationLoader {
 
         let sourceNodes = try top["sources"]?.list() ?? []
         var sources: [SourceSpec] = []
+        var sourceRestoreHooks: [String: RestoreHooks] = [:]
         for node in sourceNodes {
             let source = try parseSource(node)
             if sources.contains(where: { $0.name == source.name }) {
                 throw node.error("a source named '\(source.name)' is defined twice")
             }
             sources.append(source)
+            let hooks = try parseRestoreHooks(try node.mapping(allowed: Self.sourceKeys))
+            if !hooks.isEmpty { sourceRestoreHooks[source.name] = hooks }
         }
         var stores: [StoreConfiguration] = []
         for node in try top["stores"]?.list() ?? [] {
@@ -88,7 +91,8 @@ struct ConfigurationLoader {
             }
             jobs.append(job)
         }
-        if jobs.isEmpty {
+        // A configuration without jobs (a new machine that only restores, lists and verifies) has no sources.
+        if jobs.isEmpty && (!sources.isEmpty || top["jobs"] != nil) {
             throw ConfigurationError(file: file, keyPath: "jobs", line: top["jobs"]?.line, message: "no job is defined")
         }
         var shutdownGrace: Int64 = 60
@@ -98,12 +102,14 @@ struct ConfigurationLoader {
             }
             shutdownGrace = seconds
         }
-        return Configuration(
+        var configuration = Configuration(
             file: file, host: host, stateDirectory: stateDirectory, pbx: pbx, encryption: encryption,
             compression: compression ?? ArchiveCompression(algorithm: .zstd, level: 3), sources: sources, stores: stores,
             jobs: jobs, api: try top["api"].map(parseAPI), shutdownGrace: shutdownGrace,
             notifications: try top["notifications"].map { try parseNotifications($0, host: host) },
             firmware: try top["firmware"].map { try parseFirmware($0, pbx: pbx, jobs: jobs) })
+        configuration.sourceRestoreHooks = sourceRestoreHooks
+        return configuration
     }
 
     // MARK: Sections
@@ -206,10 +212,17 @@ struct ConfigurationLoader {
         return compression
     }
 
+    /// Every key a source may have; which of them a kind takes is checked per kind.
+    static let sourceKeys = [
+        "name", "kind", "path", "paths", "include", "exclude", "database", "defaults_file", "databases", "tables",
+        "exclude_tables", "dump_command", "pre_restore", "post_restore",
+    ]
+    /// The keys of every source kind: the hooks around an in-place restore of its component.
+    static let sourceHookKeys = ["pre_restore", "post_restore"]
+
     private func parseSource(_ node: ConfigNode) throws -> SourceSpec {
         guard case .mapping = node.node else { throw node.error("expected a mapping with name and kind") }
-        let peek = try node.mapping(allowed: ["name", "kind", "path", "paths", "include", "exclude", "database",
-            "defaults_file", "databases", "tables", "exclude_tables", "dump_command", "pre_restore", "post_restore"])
+        let peek = try node.mapping(allowed: Self.sourceKeys)
         guard let nameNode = peek["name"] else { throw node.error("missing key 'name'") }
         let name = try nameNode.nonEmptyString()
         try checkName(name, nameNode)
@@ -220,13 +233,14 @@ struct ConfigurationLoader {
         }
         switch kind {
         case "sqlite":
-            let keys = try node.mapping(allowed: ["name", "kind", "path"])
+            let keys = try node.mapping(allowed: ["name", "kind", "path"] + Self.sourceHookKeys)
             guard let path = keys["path"] else { throw node.error("missing key 'path'") }
             let p = try path.nonEmptyString()
             guard p.hasPrefix("/") else { throw path.error("must be an absolute path") }
             return SourceSpec(name: name, kind: .sqlite(path: p))
         case "files":
-            let keys = try node.mapping(allowed: ["name", "kind", "path", "paths", "include", "exclude"])
+            let keys = try node.mapping(
+                allowed: ["name", "kind", "path", "paths", "include", "exclude"] + Self.sourceHookKeys)
             var paths: [String] = []
             if let p = keys["path"] { paths.append(try p.nonEmptyString()) }
             if let p = keys["paths"] { paths += try p.stringList() }
@@ -240,9 +254,10 @@ struct ConfigurationLoader {
                     paths: paths, include: try keys["include"]?.stringList() ?? [],
                     exclude: try keys["exclude"]?.stringList() ?? []))
         case "mariadb", "mysql":
-            let keys = try node.mapping(allowed: [
-                "name", "kind", "database", "databases", "tables", "exclude_tables", "defaults_file", "dump_command",
-            ])
+            let keys = try node.mapping(
+                allowed: [
+                    "name", "kind", "database", "databases", "tables", "exclude_tables", "defaults_file", "dump_command",
+                ] + Self.sourceHookKeys)
             var databases: [String] = []
             switch (keys["database"], keys["databases"]) {
             case (let one?, nil): databases = [try one.nonEmptyString()]
@@ -574,9 +589,9 @@ struct ConfigurationLoader {
     {
         let keys = try node.mapping(allowed: [
             "name", "schedule", "timezone", "sources", "stores", "stale_after", "jitter", "pre_backup", "post_backup",
-            "drill",
+            "pre_restore", "post_restore", "drill",
         ])
-        for unbuilt in ["pre_backup", "post_backup", "drill"] {
+        for unbuilt in ["drill"] {
             if let n = keys[unbuilt] { throw n.error("not supported by this version yet (see the README)") }
         }
         guard let nameNode = keys["name"] else { throw node.error("missing key 'name'") }
@@ -629,7 +644,71 @@ struct ConfigurationLoader {
         }
         return JobConfiguration(
             name: name, schedule: schedule, timezone: timezone, sources: sourceNames,
-            stores: storeNames, staleAfter: staleAfter, jitter: jitter)
+            stores: storeNames, staleAfter: staleAfter, jitter: jitter,
+            preBackup: try keys["pre_backup"].map(parseHooks) ?? [],
+            postBackup: try keys["post_backup"].map(parseHooks) ?? [], restoreHooks: try parseRestoreHooks(keys))
+    }
+
+    /// `pre_restore` and `post_restore` of a job or a source.
+    private func parseRestoreHooks(_ keys: [String: ConfigNode]) throws -> RestoreHooks {
+        RestoreHooks(
+            pre: try keys["pre_restore"].map(parseHooks) ?? [], post: try keys["post_restore"].map(parseHooks) ?? [])
+    }
+
+    /// A hook key: one command (`[/usr/sbin/fwconsole, stop]` or `{run: [...], timeout: 2m}`), or a list of
+    /// such commands, run in order.
+    private func parseHooks(_ node: ConfigNode) throws -> [HookCommand] {
+        switch node.node {
+        case .mapping:
+            return [try parseHook(node)]
+        case .sequence(let items):
+            if items.allSatisfy({ if case .scalar = $0 { true } else { false } }) {
+                return items.isEmpty ? [] : [try parseHook(node)]
+            }
+            return try node.list().map { item in
+                if case .scalar = item.node {
+                    throw item.error(
+                        "a list of commands needs each command as a list or {run: [...], timeout: ...}; one command is a list of words"
+                    )
+                }
+                return try parseHook(item)
+            }
+        case .scalar, .alias:
+            throw node.error(
+                "expected an argument vector such as [/usr/sbin/fwconsole, stop] or {run: [...], timeout: 2m}; no shell is used (write [/bin/sh, -c, \"...\"] for one)"
+            )
+        }
+    }
+
+    /// One hook command: a list of words, or `{run: [...], timeout: DURATION}`.
+    private func parseHook(_ node: ConfigNode) throws -> HookCommand {
+        var vectorNode = node
+        var timeout = HookCommand.defaultTimeout
+        if case .mapping = node.node {
+            let keys = try node.mapping(allowed: ["run", "timeout"])
+            guard let run = keys["run"] else { throw node.error("missing key 'run' (the argument vector)") }
+            vectorNode = run
+            if let t = keys["timeout"] {
+                guard let seconds = DurationText.seconds(try t.string()), seconds > 0, seconds <= 86_400 else {
+                    throw t.error("expected a duration such as 30s or 2m (at most 24h)")
+                }
+                timeout = seconds
+            }
+        }
+        guard case .sequence = vectorNode.node else {
+            throw vectorNode.error("expected an argument vector such as [/usr/sbin/fwconsole, stop]")
+        }
+        let arguments = try vectorNode.list().map { try $0.string() }
+        guard let program = arguments.first, !program.isEmpty else {
+            throw vectorNode.error("the command must have at least a program")
+        }
+        guard program.hasPrefix("/") else {
+            throw vectorNode.error("'\(program)' must be an absolute path (hooks run without a shell and without PATH)")
+        }
+        guard access(program, X_OK) == 0 else {
+            throw vectorNode.error("cannot run \(program): \(String(cString: strerror(errno)))")
+        }
+        return HookCommand(arguments: arguments, timeout: timeout)
     }
 
     private func parseAPI(_ node: ConfigNode) throws -> APIConfiguration {

@@ -15,6 +15,12 @@ import Logging
 /// Every run ends with an event in the event log: `backup.succeeded`, `backup.partial` (with an
 /// `upload.failed` per store that failed), `backup.failed`, or `backup.skipped` when the job was
 /// already running; `retention.pruned` when retention deleted snapshots.
+///
+/// The job's hooks run under its lock: `pre_backup` first (the first that fails stops the run, which
+/// is recorded `failed` with the hook's output, and the backup does not start), `post_backup` after
+/// the backup and retention whatever happened, with `LIFEBOAT_RESULT` (`succeeded`, `partial`,
+/// `failed`); a failing `post_backup` is recorded and logged but does not change the run's result.
+/// Every hook's outcome and bounded output is recorded with the run (`run_hooks`).
 public struct BackupJobRunner {
     public var agent: Agent
     public var job: JobConfiguration
@@ -63,9 +69,11 @@ public struct BackupJobRunner {
         }
         let report: BackupJobReport
         do {
+            try runPreBackupHooks(run: runID)
             report = try backUp(run: runID)
         } catch {
             let cancelled = (error as? BackupError)?.code == .cancelled
+            runPostBackupHooks(run: runID, result: .failed, snapshot: nil)
             if let runID {
                 var outcome = RunOutcome.failed("\(error)")
                 if cancelled { outcome.result = .interrupted }
@@ -77,12 +85,50 @@ public struct BackupJobRunner {
                 message: "\(job.name): backup \(cancelled ? "interrupted" : "failed"): \(error)")
             throw error
         }
+        runPostBackupHooks(run: runID, result: report.runResult, snapshot: report.result.snapshot.rawValue)
         if let runID {
             record("Run end not recorded") { try $0.finishRun(runID, report.outcome, at: clock.now()) }
         }
         raiseEvents(for: report)
         record("Old history not pruned") { try $0.pruneHistory(now: clock.now()) }
         return report
+    }
+
+    /// The environment every hook of this run gets, besides `LIFEBOAT_HOOK`.
+    private var hookEnvironment: [String: String] {
+        ["LIFEBOAT_JOB": job.name, "LIFEBOAT_HOST": agent.configuration.host, "LIFEBOAT_TRIGGER": trigger.rawValue]
+    }
+
+    /// Runs `pre_backup`; throws when one fails (the backup must not start).
+    private func runPreBackupHooks(run: RunID?) throws {
+        guard !job.preBackup.isEmpty else { return }
+        let outcomes = HookRunner(logger: agent.logger, cancellation: cancellation).run(
+            job.preBackup, phase: .preBackup, environment: hookEnvironment, stopOnFailure: true,
+            record: { outcome in recordHook(outcome, run: run) })
+        if let failed = outcomes.first(where: { !$0.ok }) {
+            if let reason = cancellation?.cancellationReason {
+                throw BackupError(.cancelled, "the run was stopped during \(failed.phase): \(reason)")
+            }
+            throw BackupError(.sourceUnreadable, "\(failed.summary); the backup did not run")
+        }
+    }
+
+    /// Runs `post_backup` with the run's result; failures are recorded and logged, never thrown.
+    private func runPostBackupHooks(run: RunID?, result: RunResult, snapshot: String?) {
+        guard !job.postBackup.isEmpty else { return }
+        var environment = hookEnvironment
+        // The run's result as the hook sees it: an interrupted run did not succeed.
+        environment["LIFEBOAT_RESULT"] = result == .succeeded || result == .partial ? result.rawValue : "failed"
+        if let snapshot { environment["LIFEBOAT_SNAPSHOT"] = snapshot }
+        // Not cancellable: whatever pre_backup stopped must be started again, also on shutdown.
+        _ = HookRunner(logger: agent.logger).run(
+            job.postBackup, phase: .postBackup, environment: environment, stopOnFailure: false,
+            record: { outcome in recordHook(outcome, run: run) })
+    }
+
+    private func recordHook(_ outcome: HookOutcome, run: RunID?) {
+        guard let run else { return }
+        record("Hook not recorded") { try $0.recordHook(outcome, run: run) }
     }
 
     private func raiseEvents(for report: BackupJobReport) {

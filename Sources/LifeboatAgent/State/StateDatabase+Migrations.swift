@@ -124,6 +124,27 @@ extension StateDatabase {
                     """)
         }
 
+        migrator.registerMigration("5-run-hooks") { db in
+            try db.execute(
+                sql: """
+                    -- The pre_backup and post_backup hooks a run ran, in order, with their (bounded) output.
+                    CREATE TABLE run_hooks (
+                        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                        seq INTEGER NOT NULL,           -- the order within the run, from 1
+                        phase TEXT NOT NULL,            -- pre_backup, post_backup
+                        command TEXT NOT NULL,          -- the argument vector, a JSON array
+                        ok BOOLEAN NOT NULL,
+                        termination TEXT,               -- exit status 0, signal 15 (SIGTERM); NULL: not started
+                        error TEXT,                     -- why it failed: cannot start, timed out, exit status
+                        duration_ms INTEGER NOT NULL,
+                        stdout TEXT NOT NULL,           -- the first 16 KiB
+                        stderr TEXT NOT NULL,           -- the last 16 KiB
+                        output_truncated BOOLEAN NOT NULL,
+                        PRIMARY KEY (run_id, seq)
+                    );
+                    """)
+        }
+
         return migrator
     }
 }
