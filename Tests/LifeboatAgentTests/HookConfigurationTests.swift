@@ -85,8 +85,8 @@ import Testing
             "jobs[0].pre_restore[1]: a list of commands needs each command as a list"
         ),
         (
-            "    drill: {schedule: \"0 5 * * sun\"}",
-            "lifeboat.yaml:11: jobs[0].drill: not supported by this version yet"
+            "    drill: {schedule: \"0 5 * * sun\", colour: red}",
+            "lifeboat.yaml:11: jobs[0].drill.colour: unknown key"
         ),
     ])
     func aBadHookIsNamedWithItsKeyAndLine(text: String, expected: String) throws {

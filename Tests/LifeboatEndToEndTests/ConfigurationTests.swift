@@ -35,7 +35,7 @@ import Testing
         ("no encryption", "encryption:\n  recipients: [\"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\"]\n", "", "encryption: missing: give recipients"),
         ("missing key", "{name: local, kind: local, path: /var/backups/lifeboat, ", "{name: local, kind: local, ", "lifeboat.yaml:9: stores[0]: missing key 'path'"),
         ("bad duration", "schedule: \"30 2 * * *\",", "schedule: \"30 2 * * *\", stale_after: soon,", "jobs[0].stale_after: expected a duration"),
-        ("unbuilt key", "schedule: \"30 2 * * *\",", "schedule: \"30 2 * * *\", drill: {schedule: \"0 5 * * sun\"},", "lifeboat.yaml:11: jobs[0].drill: not supported by this version yet"),
+        ("bad drill schedule", "schedule: \"30 2 * * *\",", "schedule: \"30 2 * * *\", drill: {schedule: \"0 5 * * sunday\"},", "lifeboat.yaml:11: jobs[0].drill.schedule: "),
         ("hook without a vector", "schedule: \"30 2 * * *\",", "schedule: \"30 2 * * *\", pre_backup: \"fwconsole stop\",", "lifeboat.yaml:11: jobs[0].pre_backup: expected an argument vector"),
         ("notifications without contacts", "jobs:\n", "notifications: {group_wait: 30s}\njobs:\n", "lifeboat.yaml:10: notifications: no contact is defined"),
         ("api on a public address", "jobs:\n", "api: {listen: \"0.0.0.0:8640\", token: {secret_env: HOME}}\njobs:\n", "lifeboat.yaml:10: api.listen: the API listens on the loopback interface only"),

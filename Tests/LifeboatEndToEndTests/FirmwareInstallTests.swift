@@ -191,4 +191,23 @@ import Testing
         #expect(try pbx.events("firmware.installed").count == 1)
         #expect(pbx.version == "37.12.0.44")
     }
+
+    @Test func anUnhealthyInstallIsRolledBackAndTheConfigurationRestored() throws {
+        let pbx = try PBX()
+        try FileManager.default.removeItem(atPath: pbx.dir + "/healthy")
+        let result = try pbx.lifeboat("firmware", "install", "--ignore-window")
+        #expect(result.status == 1, "\(result.output)")
+        #expect(result.stdout.contains("rolled back and the configuration restored"), "\(result.output)")
+        #expect(pbx.steps.first == "install" && pbx.steps.last == "rollback", "\(pbx.steps)")
+        #expect(pbx.steps.filter { $0 == "health" }.count >= 3, "health_timeout 4s at 1s intervals: \(pbx.steps)")
+        #expect(pbx.version == "37.12.0.30")
+        // install_command rewrote sip.conf; the pre-upgrade snapshot's copy is back, nothing left over.
+        #expect(try String(contentsOfFile: pbx.dir + "/data/sip.conf", encoding: .utf8) == "[general]\ncontext=default\n")
+        #expect(!FileManager.default.fileExists(atPath: pbx.dir + "/data.lifeboat-old"))
+        let failed = try pbx.events("firmware.failed")
+        #expect(failed.count == 1 && failed.first?["level"] as? String == "alert", "\(failed)")
+        #expect(try pbx.events("firmware.rolled_back").count == 1)
+        #expect(try pbx.events("restore.done").count == 1)
+        #expect((try pbx.status()["install"] as? [String: Any])?["step"] as? String == "rolled_back")
+    }
 }

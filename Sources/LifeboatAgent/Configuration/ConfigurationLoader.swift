@@ -591,9 +591,6 @@ struct ConfigurationLoader {
             "name", "schedule", "timezone", "sources", "stores", "stale_after", "jitter", "pre_backup", "post_backup",
             "pre_restore", "post_restore", "drill",
         ])
-        for unbuilt in ["drill"] {
-            if let n = keys[unbuilt] { throw n.error("not supported by this version yet (see the README)") }
-        }
         guard let nameNode = keys["name"] else { throw node.error("missing key 'name'") }
         let name = try nameNode.nonEmptyString()
         try checkName(name, nameNode)
@@ -644,9 +641,36 @@ struct ConfigurationLoader {
         }
         return JobConfiguration(
             name: name, schedule: schedule, timezone: timezone, sources: sourceNames,
-            stores: storeNames, staleAfter: staleAfter, jitter: jitter,
+            stores: storeNames, staleAfter: staleAfter, jitter: jitter, drill: try keys["drill"].map(parseDrill),
             preBackup: try keys["pre_backup"].map(parseHooks) ?? [],
             postBackup: try keys["post_backup"].map(parseHooks) ?? [], restoreHooks: try parseRestoreHooks(keys))
+    }
+
+    /// `drill: {schedule, timezone, database_defaults_file}`.
+    private func parseDrill(_ node: ConfigNode) throws -> DrillConfiguration {
+        let keys = try node.mapping(allowed: ["schedule", "timezone", "database_defaults_file"])
+        guard let scheduleNode = keys["schedule"] else {
+            throw node.error("missing key 'schedule' (e.g. \"0 5 * * sun\")")
+        }
+        let schedule = try scheduleNode.nonEmptyString()
+        do {
+            _ = try CronExpression(parsing: schedule)
+        } catch {
+            throw scheduleNode.error("\(error)")
+        }
+        var timezone: String?
+        if let tz = keys["timezone"] {
+            let id = try tz.string()
+            guard TimeZone(identifier: id) != nil else { throw tz.error("unknown time zone '\(id)'") }
+            timezone = id
+        }
+        var defaults: String?
+        if let d = keys["database_defaults_file"] {
+            let path = try readableFile(d)
+            _ = try SecretFile.read(path, describe: { d.error($0) })
+            defaults = path
+        }
+        return DrillConfiguration(schedule: schedule, timezone: timezone, databaseDefaultsFile: defaults)
     }
 
     /// `pre_restore` and `post_restore` of a job or a source.

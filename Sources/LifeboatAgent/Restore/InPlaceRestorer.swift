@@ -37,6 +37,8 @@ struct InPlaceRestorer {
     var components: [String]
     var force: Bool
     var json: Bool
+    /// Print nothing (a firmware rollback): what would be printed goes to the log.
+    var quiet = false
 
     func run(_ input: Input, identities: [AgeIdentity]) throws -> ExitStatus {
         let started = Date()
@@ -62,7 +64,7 @@ struct InPlaceRestorer {
                 forcedPast = refusal
             })
         let restore = try InPlaceRestore.stage(
-            request, progress: json ? nil : TerminalProgress.ifTerminal("restore \(input.label)"))
+            request, progress: json || quiet ? nil : TerminalProgress.ifTerminal("restore \(input.label)"))
         let manifest = restore.manifest
         let lock: JobLock
         do {
@@ -153,7 +155,9 @@ struct InPlaceRestorer {
         }
         raise(
             AgentEvent.restoreDone, level, attributes, error: problem, hooks: outcomes, state: state, started: started)
-        if json {
+        if quiet {
+            say("restored snapshot \(manifest.snapshot) in place (\(names.joined(separator: ", ")))" + (problem.map { "; \($0)" } ?? ""))
+        } else if json {
             Console.printJSON([
                 "snapshot": manifest.snapshot.rawValue, "mode": "in-place", "files": restore.files,
                 "bytes": restore.bytes,
@@ -183,7 +187,13 @@ struct InPlaceRestorer {
     }
 
     private func say(_ line: String) {
-        if json { StandardError.write(line + "\n") } else { Console.out(line) }
+        if quiet {
+            agent.logger.info("\(line)")
+        } else if json {
+            StandardError.write(line + "\n")
+        } else {
+            Console.out(line)
+        }
     }
 
     /// Records a restore event (best effort, like a backup run's).
