@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `lifeboat drill`: a restore rehearsal of the demo installation's newest snapshot, then of a
 /// corrupted one, with what `status` and the event log say about each.
 @Suite struct DrillTests {
@@ -40,5 +44,34 @@ import Testing
         status = try f.lifeboat("status")
         #expect(status.status == 1)
         #expect(status.stdout.contains("restore drill of"), "\(status.output)")
+    }
+
+    @Test func theDaemonRunsTheDrillOnItsSchedule() throws {
+        let f = try DemoFixture()
+        try f.editConfig {
+            $0.replacingOccurrences(
+                of: "stores: [local]}", with: "stores: [local], drill: {schedule: \"* * * * *\", timezone: UTC}}")
+        }
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: Harness.binary)
+        daemon.arguments = ["daemon", "--config", f.config]
+        daemon.standardOutput = FileHandle.nullDevice
+        daemon.standardError = FileHandle.nullDevice
+        try daemon.run()
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        // The next minute's fire (at most 60 s away, woken within a minute), then the drill itself.
+        var drill: [String: Any]?
+        let deadline = Date().addingTimeInterval(150)
+        while drill == nil && Date() < deadline {
+            sleep(2)
+            let status = try f.lifeboat("status", "--json")
+            let job = ((try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["jobs"]
+                as? [[String: Any]])?.first
+            drill = job?["last_drill"] as? [String: Any]
+        }
+        #expect(drill?["result"] as? String == "passed", "\(String(describing: drill))")
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
     }
 }
