@@ -52,4 +52,44 @@ enum PerTestServer {
             usleep(10_000)
         }
     }
+
+    /// A test CA, a server certificate and key for 127.0.0.1 and localhost signed by it, and a second
+    /// CA that signed nothing, made with `openssl` in a new private folder (the caller removes it).
+    struct TLSMaterials {
+        var folder: String
+        var caFile: String
+        var serverCertificate: String
+        var serverKey: String
+        var strangerCAFile: String
+    }
+
+    static func makeTLSMaterials(_ prefix: String, caName: String) throws -> TLSMaterials {
+        let folder = try privateFolder(prefix)
+        func openssl(_ arguments: [String]) throws { try PerTestServer.openssl(arguments, in: folder) }
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for (name, subject) in [("ca", caName), ("stranger-ca", "Some other CA")] {
+            try openssl(
+                ["req", "-x509"] + ec + [
+                    "-days", "2", "-subj", "/CN=\(subject)", "-keyout", "\(name)-key.pem", "-out", "\(name).pem",
+                    "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ])
+        }
+        try openssl(
+            ["req", "-new"] + ec + ["-subj", "/CN=localhost", "-keyout", "server-key.pem", "-out", "server.csr"])
+        try [
+            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ].joined(separator: "\n").write(toFile: folder + "/server.ext", atomically: true, encoding: .utf8)
+        try openssl([
+            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "2", "-sha256", "-extfile", "server.ext", "-out", "server.pem",
+        ])
+        for key in ["ca-key.pem", "stranger-ca-key.pem", "server-key.pem"] {
+            chmod(folder + "/" + key, 0o600)
+        }
+        return TLSMaterials(
+            folder: folder, caFile: folder + "/ca.pem", serverCertificate: folder + "/server.pem",
+            serverKey: folder + "/server-key.pem", strangerCAFile: folder + "/stranger-ca.pem")
+    }
 }

@@ -113,49 +113,14 @@ final class WebhookTestServer {
 
     // MARK: Certificates
 
-    /// The test CA, the server's certificate and key (for 127.0.0.1 and localhost), and a second CA
-    /// that signed nothing the server uses.
-    struct Materials {
-        var folder: String
-        var caFile: String
-        var serverCertificate: String
-        var serverKey: String
-        var strangerCAFile: String
-    }
-
-    /// Made once per test process with `openssl`, in a private folder removed when the process exits.
-    static let materials: Result<Materials, any Error> = Result {
-        let folder = try PerTestServer.privateFolder("webhook-tls")
+    /// Made once per test process, in a private folder removed when the process exits.
+    static let materials: Result<PerTestServer.TLSMaterials, any Error> = Result {
+        let materials = try PerTestServer.makeTLSMaterials("webhook-tls", caName: "Lifeboat webhook test CA")
         atexit {
             if case .success(let materials) = WebhookTestServer.materials {
                 try? FileManager.default.removeItem(atPath: materials.folder)
             }
         }
-        func openssl(_ arguments: [String]) throws { try PerTestServer.openssl(arguments, in: folder) }
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        for (name, subject) in [("ca", "Lifeboat webhook test CA"), ("stranger-ca", "Some other CA")] {
-            try openssl(
-                ["req", "-x509"] + ec + [
-                    "-days", "2", "-subj", "/CN=\(subject)", "-keyout", "\(name)-key.pem", "-out", "\(name).pem",
-                    "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-                    "keyUsage=critical,keyCertSign,cRLSign",
-                ])
-        }
-        try openssl(
-            ["req", "-new"] + ec + ["-subj", "/CN=localhost", "-keyout", "server-key.pem", "-out", "server.csr"])
-        try [
-            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        ].joined(separator: "\n").write(toFile: folder + "/server.ext", atomically: true, encoding: .utf8)
-        try openssl([
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-            "-days", "2", "-sha256", "-extfile", "server.ext", "-out", "server.pem",
-        ])
-        for key in ["ca-key.pem", "stranger-ca-key.pem", "server-key.pem"] {
-            chmod(folder + "/" + key, 0o600)
-        }
-        return Materials(
-            folder: folder, caFile: folder + "/ca.pem", serverCertificate: folder + "/server.pem",
-            serverKey: folder + "/server-key.pem", strangerCAFile: folder + "/stranger-ca.pem")
+        return materials
     }
 }
