@@ -39,9 +39,6 @@ final class FirmwareTestServer {
         }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
 
     init(tls: Bool = true) throws {
         let materials = try Self.materials.get()
@@ -107,22 +104,7 @@ final class FirmwareTestServer {
     }
 
     private func control(_ method: String, _ action: String, body: Data? = nil) throws -> [UInt8] {
-        var transfer = CurlTransfer(url: "\(baseURL)/__control/\(action)")
-        transfer.method = method
-        transfer.caFile = caFile
-        transfer.headers = ["Expect:"]
-        if let body {
-            transfer.body = .bytes(Array(body))
-            transfer.headers.append("Content-Type: application/json")
-        }
-        transfer.responseLimit = 16 << 20
-        let response = try CurlHandle().perform(transfer)
-        guard (200..<300).contains(response.status) else {
-            throw Failure(
-                description: "firmware test server answered \(response.status) to \(method) \(action): "
-                    + String(decoding: response.body, as: UTF8.self) + output)
-        }
-        return response.body
+        try PerTestServer.control(baseURL, caFile: caFile, method, action, body: body, name: "firmware", output: output)
     }
 
     /// `packaging/test-servers/firmware_server.py` in this checkout.

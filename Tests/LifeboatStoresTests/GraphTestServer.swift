@@ -64,9 +64,6 @@ final class GraphTestServer {
         var quickXorHash: String?
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
 
     init(tokenLifetime: Int = 3600, pageSize: Int = 200, sessionLifetime: Int = 900) throws {
         let materials = try Self.materials.get()
@@ -146,44 +143,24 @@ final class GraphTestServer {
 
     /// Made once per test process, in a private temporary folder removed when the process exits.
     static let materials: Result<Materials, any Error> = Result {
-        let folder = try PerTestServer.privateFolder("graph-tls")
+        let tls = try PerTestServer.makeTLSMaterials("graph-tls", caName: "Lifeboat Graph test CA")
+        let folder = tls.folder
         atexit {
             if case .success(let materials) = GraphTestServer.materials {
                 try? FileManager.default.removeItem(atPath: materials.folder)
             }
         }
-        func openssl(_ arguments: [String]) throws { try PerTestServer.openssl(arguments, in: folder) }
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try openssl(
-            ["req", "-x509"] + ec + [
-                "-days", "2", "-subj", "/CN=Lifeboat Graph test CA", "-keyout", "ca-key.pem", "-out", "ca.pem",
-                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-            ])
-        try openssl(
-            ["req", "-new"] + ec + ["-subj", "/CN=localhost", "-keyout", "server-key.pem", "-out", "server.csr"])
-        try [
-            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        ].joined(separator: "\n").write(toFile: folder + "/server.ext", atomically: true, encoding: .utf8)
-        try openssl([
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-days",
-            "2",
-            "-sha256", "-extfile", "server.ext", "-out", "server.pem",
-        ])
         // App certificates: RSA, as client assertions are RS256.
         for name in ["app", "stranger"] {
-            try openssl([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lifeboat-\(name)",
-                "-keyout",
-                "\(name)-key.pem", "-out", "\(name).pem",
-            ])
-        }
-        for key in ["ca-key.pem", "server-key.pem", "app-key.pem", "stranger-key.pem"] {
-            chmod(folder + "/" + key, 0o600)
+            try PerTestServer.openssl(
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lifeboat-\(name)",
+                    "-keyout", "\(name)-key.pem", "-out", "\(name).pem",
+                ], in: folder)
+            chmod(folder + "/\(name)-key.pem", 0o600)
         }
         return Materials(
-            folder: folder, caFile: folder + "/ca.pem", serverCertificate: folder + "/server.pem",
-            serverKey: folder + "/server-key.pem",
+            folder: folder, caFile: tls.caFile, serverCertificate: tls.serverCertificate, serverKey: tls.serverKey,
             app: (folder + "/app.pem", folder + "/app-key.pem"),
             stranger: (folder + "/stranger.pem", folder + "/stranger-key.pem"))
     }
@@ -221,20 +198,6 @@ final class GraphTestServer {
     }
 
     private func control(_ method: String, _ action: String, body: Data? = nil) throws -> [UInt8] {
-        var transfer = CurlTransfer(url: "\(baseURL)/__control/\(action)")
-        transfer.method = method
-        transfer.caFile = caFile
-        if let body {
-            transfer.body = .bytes(Array(body))
-            transfer.headers = ["Content-Type: application/json"]
-        }
-        transfer.responseLimit = 64 << 20
-        let response = try CurlHandle().perform(transfer)
-        guard (200..<300).contains(response.status) else {
-            throw Failure(
-                description: "Graph test server answered \(response.status) to \(method) \(action): "
-                    + String(decoding: response.body, as: UTF8.self))
-        }
-        return response.body
+        try PerTestServer.control(baseURL, caFile: caFile, method, action, body: body, name: "Graph")
     }
 }

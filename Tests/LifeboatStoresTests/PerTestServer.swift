@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCurl
 
 #if canImport(Glibc)
     import Glibc
@@ -91,5 +92,29 @@ enum PerTestServer {
         return TLSMaterials(
             folder: folder, caFile: folder + "/ca.pem", serverCertificate: folder + "/server.pem",
             serverKey: folder + "/server-key.pem", strangerCAFile: folder + "/stranger-ca.pem")
+    }
+
+    /// A request to a test server's `/__control/ACTION` endpoint (faults, logs, state), through
+    /// libcurl and the test CA; an answer other than 2xx throws with the server's words and `output`.
+    static func control(
+        _ baseURL: String, caFile: String?, _ method: String, _ action: String, body: Data? = nil, name: String,
+        output: @autoclosure () -> String = ""
+    ) throws -> [UInt8] {
+        var transfer = CurlTransfer(url: "\(baseURL)/__control/\(action)")
+        transfer.method = method
+        transfer.caFile = caFile
+        transfer.headers = ["Expect:"]
+        if let body {
+            transfer.body = .bytes(Array(body))
+            transfer.headers.append("Content-Type: application/json")
+        }
+        transfer.responseLimit = 64 << 20
+        let response = try CurlHandle().perform(transfer)
+        guard (200..<300).contains(response.status) else {
+            throw Failure(
+                description: "\(name) test server answered \(response.status) to \(method) \(action): "
+                    + String(decoding: response.body, as: UTF8.self) + output())
+        }
+        return response.body
     }
 }

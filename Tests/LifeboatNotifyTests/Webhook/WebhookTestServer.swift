@@ -62,9 +62,6 @@ final class WebhookTestServer {
         }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
 
     init(tls: Bool = true) throws {
         let materials = try Self.materials.get()
@@ -93,22 +90,7 @@ final class WebhookTestServer {
     }
 
     private func control(_ method: String, _ action: String, body: Data? = nil) throws -> [UInt8] {
-        var transfer = CurlTransfer(url: "\(baseURL)/__control/\(action)")
-        transfer.method = method
-        transfer.caFile = caFile
-        transfer.headers = ["Expect:"]
-        if let body {
-            transfer.body = .bytes(Array(body))
-            transfer.headers.append("Content-Type: application/json")
-        }
-        transfer.responseLimit = 64 << 20
-        let response = try CurlHandle().perform(transfer)
-        guard (200..<300).contains(response.status) else {
-            throw Failure(
-                description: "webhook test server answered \(response.status) to \(method) \(action): "
-                    + String(decoding: response.body, as: UTF8.self) + process.output)
-        }
-        return response.body
+        try PerTestServer.control(baseURL, caFile: caFile, method, action, body: body, name: "webhook", output: process.output)
     }
 
     // MARK: Certificates
