@@ -149,7 +149,7 @@ public final class Daemon: Sendable {
         var installAt: Date?
         if let firmware = current.configuration.firmware, firmware.install != nil {
             let agent = Agent(configuration: current.configuration, logger: logger)
-            installAt = await onThread { [state, logger] in
+            installAt = await onThread { [state, logger] () -> Date? in
                 do {
                     guard let outcome = try FirmwareInstallation.resume(agent: agent, firmware: firmware, state: state)
                     else { return nil }
@@ -159,7 +159,7 @@ public final class Daemon: Sendable {
                     logger.error("Cannot continue the interrupted firmware install", metadata: ["error": "\(error)"])
                 }
                 return nil
-            }
+            } ?? nil
         }
         while !Task.isCancelled {
             let configuration = current.configuration
@@ -201,7 +201,7 @@ public final class Daemon: Sendable {
                     logger.error("Firmware check or install failed", metadata: ["error": "\(error)"])
                 }
                 return nil
-            }
+            } ?? nil
         }
     }
 
@@ -232,18 +232,26 @@ public final class Daemon: Sendable {
             for job in due {
                 since[job.name] = now
                 let agent = Agent(configuration: configuration, logger: logger)
-                let report = await onThread { [state] in
+                guard let report = await onThread({ [state] in
                     DrillRunner.run(agent: agent, job: job, drill: job.drill, state: state)
-                }
+                }) else { return }
                 logger.notice("Restore drill", metadata: ["job": "\(job.name)", "result": "\(report.result)"])
             }
         }
     }
 
-    /// Runs blocking work on a thread of its own and returns its result.
-    private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { (done: CheckedContinuation<T, Never>) in
-            Thread { done.resume(returning: body()) }.start()
+    /// Runs blocking work on a thread of its own and returns its result; nil at once when the task is
+    /// cancelled (shutdown), while the work goes on until the process ends. Firmware installs are
+    /// journalled and resumed at the next start; a drill's scratch folder is removed by the next drill.
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T? {
+        let once = ResumeOnce<T?>()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+                once.attach(continuation)
+                Thread { once.resume(body()) }.start()
+            }
+        } onCancel: {
+            once.resume(nil)
         }
     }
 
@@ -397,6 +405,42 @@ final class RelayHolder: @unchecked Sendable {
 
     func stop(waitingUpTo seconds: TimeInterval) {
         lock.withLock { relay }?.stop(waitingUpTo: seconds)
+    }
+}
+
+/// Resumes a continuation exactly once, with the first value given, whether that comes before or
+/// after the continuation is attached.
+final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    // @unchecked: every field is only read and written under `lock`.
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, Never>?
+    private var early: T?
+    private var hasEarly = false
+    private var done = false
+
+    func attach(_ continuation: CheckedContinuation<T, Never>) {
+        lock.withLock {
+            if hasEarly, !done {
+                done = true
+                continuation.resume(returning: early!)
+            } else if !done {
+                self.continuation = continuation
+            }
+        }
+    }
+
+    func resume(_ value: T) {
+        lock.withLock {
+            guard !done, !hasEarly else { return }
+            if let continuation {
+                done = true
+                self.continuation = nil
+                continuation.resume(returning: value)
+            } else {
+                early = value
+                hasEarly = true
+            }
+        }
     }
 }
 

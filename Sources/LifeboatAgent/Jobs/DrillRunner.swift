@@ -112,8 +112,13 @@ public enum DrillRunner {
             return
         }
         result.depth = "restore"
-        let scratch = agent.configuration.stateDirectory + "/drills/" + job.name + "-" + found.entry.id.rawValue
-        LocalFiles.removeTree(scratch)
+        let drills = agent.configuration.stateDirectory + "/drills"
+        // What an earlier drill of this job left (the daemon stopped in the middle) goes first.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: drills)) ?? []
+        where name.hasPrefix(job.name + "-") && !name.dropFirst(job.name.count + 1).contains("-") {
+            LocalFiles.removeTree(drills + "/" + name)
+        }
+        let scratch = drills + "/" + job.name + "-" + found.entry.id.rawValue
         try LocalFiles.makeDirectories(LocalFiles.parent(of: scratch), mode: 0o700)
         defer { LocalFiles.removeTree(scratch) }
         let opened = try StoreReading.open(found, agent: agent)
