@@ -83,6 +83,8 @@ public enum AgentEvent {
     public static let verifyFailed = "verify.failed"
     public static let retentionPruned = "retention.pruned"
     public static let restoreDone = "restore.done"
+    /// An in-place restore failed; what was there has been put back (or the message says what was not).
+    public static let restoreFailed = "restore.failed"
     public static let firmwareAvailable = "firmware.available"
     /// The pre-upgrade backup committed and the firmware install command is about to run: the last
     /// word if the PBX never comes back.
@@ -90,6 +92,8 @@ public enum AgentEvent {
     public static let firmwareInstalled = "firmware.installed"
     public static let firmwareFailed = "firmware.failed"
     public static let firmwareRolledBack = "firmware.rolled_back"
+    /// The firmware feed failed verification (a bad signature, a rollback, an expired feed, …).
+    public static let firmwareRefused = "firmware.refused"
     public static let notifierFailed = "notifier.failed"
     public static let configReloaded = "config.reloaded"
     public static let configRefused = "config.refused"

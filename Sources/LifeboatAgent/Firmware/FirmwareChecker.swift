@@ -132,8 +132,3 @@ public enum FirmwareChecker {
         [.unavailable, .notFound, .httpStatus, .tls, .transferFailed, .cancelled, .io, .invalidURL].contains(error.code)
     }
 }
-
-extension AgentEvent {
-    /// The firmware feed failed verification (a bad signature, a rollback, an expired feed, …).
-    public static let firmwareRefused = "firmware.refused"
-}

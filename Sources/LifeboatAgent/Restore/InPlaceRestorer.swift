@@ -7,11 +7,6 @@ import LifeboatCrypto
     import Glibc
 #endif
 
-extension AgentEvent {
-    /// An in-place restore failed; what was there has been put back (or the message says what was not).
-    public static let restoreFailed = "restore.failed"
-}
-
 /// `lifeboat restore SNAP --in-place`: the snapshot over the live PBX, with its hooks, the firmware
 /// gate, and an event in the event log.
 ///
