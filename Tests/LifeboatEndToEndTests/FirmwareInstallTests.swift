@@ -20,7 +20,7 @@ import Testing
         var log: String { dir + "/steps.log" }
 
         init(window: String = "{days: [mon, tue, wed, thu, fri, sat, sun], start: \"00:00\", end: \"23:59\", timezone: UTC}",
-            storePath: String? = nil, installSleep: Int = 0) throws
+            storePath: String? = nil, installSleep: Int = 0, checkSchedule: String? = nil) throws
         {
             server = try FirmwareTestServer()
             key = try MinisignCLIKey()
@@ -75,6 +75,7 @@ import Testing
                   rollback_command: [/bin/sh, \(dir)/bin/rollback]
                   health_timeout: 4s
                   health_interval: 1s
+                \(checkSchedule.map { "  check_schedule: \"\($0)\"\n  timezone: UTC\n" } ?? "")
 
                 """
             try text.write(toFile: config, atomically: true, encoding: .utf8)
@@ -209,5 +210,23 @@ import Testing
         #expect(try pbx.events("firmware.rolled_back").count == 1)
         #expect(try pbx.events("restore.done").count == 1)
         #expect((try pbx.status()["install"] as? [String: Any])?["step"] as? String == "rolled_back")
+    }
+
+    @Test func theDaemonChecksOnScheduleAndInstallsInTheWindow() throws {
+        let pbx = try PBX(checkSchedule: "* * * * *")
+        let daemon = try Harness.spawn(["daemon", "--config", pbx.config])
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        var installed: [[String: Any]] = []
+        let deadline = Date().addingTimeInterval(150)
+        while installed.isEmpty && Date() < deadline {
+            sleep(2)
+            installed = try pbx.events("firmware.installed")
+        }
+        #expect(installed.count == 1, "steps: \(pbx.steps); status: \((try? pbx.status()) ?? [:])")
+        #expect(pbx.version == "37.12.0.44")
+        #expect(try pbx.events("firmware.available").count == 1)
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
     }
 }

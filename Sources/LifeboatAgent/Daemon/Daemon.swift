@@ -193,6 +193,16 @@ public final class Daemon: Sendable {
                     guard let last = try result ?? FirmwareChecker.lastCheck(state: state),
                         let release = FirmwareChecker.release(of: last)
                     else { return checkDue ? nil : waiting }
+                    // A release that was rolled back here is not tried again on its own, night after
+                    // night: `lifeboat firmware install` tries it again by hand.
+                    if let record = try FirmwareInstallation.record(state: state), record.step == .rolledBack,
+                        record.version == release.version
+                    {
+                        logger.notice(
+                            "Firmware not installed again: it was rolled back",
+                            metadata: ["version": "\(release.version)", "when": "\(Timestamp.iso8601(record.updatedAt))"])
+                        return nil
+                    }
                     let outcome = try FirmwareInstallation.install(
                         release: release, agent: agent, firmware: firmware, state: state)
                     logger.notice("Firmware install", metadata: ["outcome": "\(FirmwareInstallation.describe(outcome))"])
