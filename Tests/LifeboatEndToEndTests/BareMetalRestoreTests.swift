@@ -31,7 +31,7 @@ import Testing
         try """
         host: new-pbx
         state_dir: \(pbx.dir)/new-state
-        encryption: {recipients: ["\(pbx.recipient)"], identity_file: \(pbx.key)}
+        encryption: {identity_file: \(pbx.key)}
         stores: [{name: offsite, kind: local, path: \(pbx.store)}]
 
         """.write(toFile: fresh, atomically: true, encoding: .utf8)

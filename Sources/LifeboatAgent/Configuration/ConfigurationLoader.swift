@@ -168,8 +168,19 @@ struct ConfigurationLoader {
             throw node.error(
                 "age allows a passphrase only as the sole recipient: use recipients or passphrase, not both")
         }
+        // A machine that only restores (a new PBX on the day of a disaster) may name just its key: the
+        // key's own public half is then the recipient of anything it backs up.
+        if passphrase == nil, recipients.isEmpty, let idNode = keys["identity_file"] {
+            let path = try idNode.nonEmptyString()
+            let text = try SecretFile.read(path, describe: { idNode.error($0) })
+            do {
+                recipients = try AgeKeyFile.parseIdentities(text).map(\.recipient)
+            } catch {
+                throw idNode.error("\(path): \(error)")
+            }
+        }
         guard passphrase != nil || !recipients.isEmpty else {
-            throw node.error("no recipient: give recipients (age1…), recipients_file or passphrase")
+            throw node.error("no recipient: give recipients (age1…), recipients_file, passphrase or identity_file")
         }
         let workFactor = try keys["scrypt_work_factor"]?.int(min: 10, max: 22) ?? 18
         var identityFile: String?
