@@ -247,4 +247,16 @@ import Testing
                 == 300)
         #expect(DeliveryError.retryAfterSeconds("soon") == nil)
     }
+
+    @Test func atStartNotificationsWaitingForARetryAreDueAtOnce() throws {
+        let f = try Fixture(contacts: [Contact(name: "ops", methods: [.email])])
+        f.channel.fail(.email, DeliveryError(.transient, "connection refused"))
+        try f.record("backup.failed", at: t0, ["job": "nightly"])
+        try f.record("pbx.cpu_overload", .warning, at: t0.addingTimeInterval(20))
+        f.relay.pass(now: t0.addingTimeInterval(30))  // backup.failed tried (retry at +60 s); cpu_overload collecting
+        #expect(try f.state.resumeRetries(now: t0.addingTimeInterval(40)) == 1)
+        let byGroup = Dictionary(uniqueKeysWithValues: try f.state.notifications().map { ($0.groupKey, $0.dueAt) })
+        #expect(byGroup["backup.failed|nightly"] == t0.addingTimeInterval(40))
+        #expect(byGroup["pbx.cpu_overload"] == t0.addingTimeInterval(50), "a notification never tried keeps its group_wait")
+    }
 }

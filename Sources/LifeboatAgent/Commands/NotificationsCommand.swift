@@ -6,8 +6,8 @@ public enum NotificationsCommand {
     public static func run(agent: Agent, contact: String?, pending: Bool, limit: Int, json: Bool) throws -> ExitStatus {
         guard limit > 0 else { throw CommandError(.usage, "--limit must be positive") }
         let state = try StateDatabase.openExisting(stateDirectory: agent.configuration.stateDirectory)
-        var notifications = try state?.notifications(contact: contact, limit: pending ? Int.max : limit) ?? []
-        if pending { notifications = Array(notifications.filter { $0.state == .pending }.prefix(limit)) }
+        let notifications =
+            try state?.notifications(contact: contact, state: pending ? .pending : nil, limit: limit) ?? []
         if json {
             Console.printJSON(notifications.map(jsonObject))
             return .success

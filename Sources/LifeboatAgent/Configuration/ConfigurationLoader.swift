@@ -16,15 +16,10 @@ struct ConfigurationLoader {
     let environment: [String: String]
     let fileReadableByOthers: Bool
 
-    /// Sections of the configuration contract that this version does not act on yet: refused rather
-    /// than accepted and ignored, so nobody believes they are configured.
-    static let unbuiltSections: [String] = []
     static let topLevelKeys = [
         "host", "state_dir", "pbx", "encryption", "compression", "sources", "stores", "jobs", "api", "shutdown_grace",
         "notifications", "firmware",
     ]
-    static let unbuiltStoreKinds: [String] = []
-    static let unbuiltSourceKinds: [String] = []
 
     func load(_ text: String) throws -> Configuration {
         let root: Node
@@ -36,13 +31,7 @@ struct ConfigurationLoader {
         } catch let error as YamlError {
             throw describe(error)
         }
-        let top = try ConfigNode(node: root, path: "", file: file).mapping(
-            allowed: Self.topLevelKeys + Self.unbuiltSections)
-        for section in Self.unbuiltSections {
-            if let node = top[section] {
-                throw node.error("this version of Lifeboat does not support '\(section)' yet (see the README)")
-            }
-        }
+        let top = try ConfigNode(node: root, path: "", file: file).mapping(allowed: Self.topLevelKeys)
 
         let host = try top["host"]?.nonEmptyString() ?? Self.hostname()
         try checkName(host, top["host"])
@@ -239,9 +228,6 @@ struct ConfigurationLoader {
         try checkName(name, nameNode)
         guard let kindNode = peek["kind"] else { throw node.error("missing key 'kind'") }
         let kind = try kindNode.string()
-        if Self.unbuiltSourceKinds.contains(kind) {
-            throw kindNode.error("source kind '\(kind)' is not supported by this version yet (see the README)")
-        }
         switch kind {
         case "sqlite":
             let keys = try node.mapping(allowed: ["name", "kind", "path"] + Self.sourceHookKeys)
@@ -310,9 +296,6 @@ struct ConfigurationLoader {
         for (k, v) in m where k.string == "kind" { kindNode = ConfigNode(node: v, path: node.path + ".kind", file: file) }
         guard let kindNode else { throw node.error("missing key 'kind'") }
         let kind = try kindNode.string()
-        if Self.unbuiltStoreKinds.contains(kind) {
-            throw kindNode.error("store kind '\(kind)' is not supported by this version yet (see the README)")
-        }
         let common = ["name", "kind", "prefix", "retention"]
         let allowed: [String]
         switch kind {

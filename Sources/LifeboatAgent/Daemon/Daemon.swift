@@ -168,9 +168,7 @@ public final class Daemon: Sendable {
             let checkDue = nextCheck.map { $0 <= now } ?? false
             let installDue = configuration.firmware?.install != nil && (installAt.map { $0 <= now } ?? false)
             guard let firmware = configuration.firmware, checkDue || installDue else {
-                let due = [nextCheck, installAt].compactMap { $0 }.min()
-                let wait = min(max(due.map { $0.timeIntervalSince(now) } ?? 60, 1), 60)
-                try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+                await Self.sleep(until: [nextCheck, installAt].compactMap { $0 }.min(), now: now)
                 continue
             }
             if checkDue { reference = now }
@@ -235,8 +233,7 @@ public final class Daemon: Sendable {
                 if fire <= now { due.append(job) } else { next = min(next ?? fire, fire) }
             }
             guard !due.isEmpty else {
-                let wait = min(max(next.map { $0.timeIntervalSince(now) } ?? 60, 1), 60)
-                try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+                await Self.sleep(until: next, now: now)
                 continue
             }
             for job in due {
@@ -248,6 +245,13 @@ public final class Daemon: Sendable {
                 logger.notice("Restore drill", metadata: ["job": "\(job.name)", "result": "\(report.result)"])
             }
         }
+    }
+
+    /// Sleeps until `due`, but 1 s at least and a minute at most, so that the firmware and drill loops
+    /// see a reloaded configuration within a minute.
+    private static func sleep(until due: Date?, now: Date) async {
+        let wait = min(max(due.map { $0.timeIntervalSince(now) } ?? 60, 1), 60)
+        try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
     }
 
     /// Runs blocking work on a thread of its own and returns its result; nil at once when the task is

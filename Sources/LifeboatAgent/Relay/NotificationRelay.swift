@@ -99,8 +99,6 @@ public final class NotificationRelay: @unchecked Sendable {
         }
     }
 
-    /// The number of sends under way.
-    public var sendsInFlight: Int { lock.withLock { inFlight.count } }
 
     private func loop() {
         // One signal wakes the relay: events recorded in this process, a send ending, a reload, a stop.

@@ -146,11 +146,23 @@ extension StateDatabase {
         try read { db in try Self.fetchNotifications(db, where: "id = ?", arguments: [id], order: "id").first }
     }
 
-    /// Notifications (of `contact`, or all), newest first, with their events.
-    public func notifications(contact: String? = nil, limit: Int = 100) throws -> [OutboxNotification] {
-        try read { db in
+    /// Notifications (of `contact`, in `state`, or all), newest first, with their events.
+    public func notifications(contact: String? = nil, state: OutboxNotification.State? = nil, limit: Int = 100)
+        throws -> [OutboxNotification]
+    {
+        var conditions = ["1"]
+        var arguments: [any DatabaseValueConvertible] = []
+        if let contact {
+            conditions.append("contact = ?")
+            arguments.append(contact)
+        }
+        if let state {
+            conditions.append("state = ?")
+            arguments.append(state.rawValue)
+        }
+        return try read { db in
             try Self.fetchNotifications(
-                db, where: contact == nil ? "1" : "contact = ?", arguments: contact.map { [$0] } ?? [],
+                db, where: conditions.joined(separator: " AND "), arguments: StatementArguments(arguments),
                 order: "created_at DESC, id DESC LIMIT \(max(0, limit))")
         }
     }
